@@ -1,0 +1,80 @@
+// Package etcdclient builds etcd v3 clients the same way for every SkyDNS
+// program: endpoints, optional TLS, timeouts, and gRPC keep-alives that notice
+// a dead member in seconds rather than minutes.
+package etcdclient
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// Options describes how to reach etcd.
+type Options struct {
+	Endpoints []string
+	// CAFile, CertFile and KeyFile enable TLS. CAFile alone verifies the
+	// server; CertFile and KeyFile together add a client certificate.
+	CAFile, CertFile, KeyFile string
+	// DialTimeout bounds the first connection. Default 5s.
+	DialTimeout time.Duration
+}
+
+// New returns a client. It does not wait for etcd to be reachable: the
+// daemons must start, and keep serving, while etcd is away.
+func New(o Options) (*clientv3.Client, error) {
+	if len(o.Endpoints) == 0 {
+		return nil, errors.New("etcd: no endpoints")
+	}
+	if o.DialTimeout == 0 {
+		o.DialTimeout = 5 * time.Second
+	}
+	tlsCfg, err := tlsConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	return clientv3.New(clientv3.Config{
+		Endpoints:            o.Endpoints,
+		DialTimeout:          o.DialTimeout,
+		DialKeepAliveTime:    5 * time.Second,
+		DialKeepAliveTimeout: 3 * time.Second,
+		TLS:                  tlsCfg,
+		// The client's own reconnect chatter is not the operator's business;
+		// the views report staleness in our own logs and metrics.
+		Logger: zap.NewNop(),
+	})
+}
+
+func tlsConfig(o Options) (*tls.Config, error) {
+	if o.CAFile == "" && o.CertFile == "" && o.KeyFile == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd: CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("etcd: CA file %s: no PEM certificate in it", o.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if (o.CertFile == "") != (o.KeyFile == "") {
+		return nil, errors.New("etcd: a client certificate needs both the cert file and the key file")
+	}
+	if o.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd: client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}

@@ -1,0 +1,318 @@
+// Package etcdview keeps a consumer's in-memory state in step with a key
+// prefix in etcd: one paginated range read, then a watch from the next
+// revision. Every SkyDNS program builds its state on it, so the hard cases
+// live here once: compaction while disconnected, a lost watch, an etcd that
+// restarted, and knowing whether the state is still current.
+//
+// The consumer implements Handler. Load hands it the whole prefix as of one
+// revision; Apply hands it, in order, every change after that. Nothing is
+// skipped and nothing is delivered twice: after a compaction the view
+// reloads, and the consumer replaces its state with the new snapshot.
+package etcdview
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Handler receives the contents of the prefix. Calls never overlap.
+type Handler interface {
+	// Load replaces the whole state with the key-values of kvs, the prefix
+	// as it was at revision rev. kvs yields page by page as it is read; if
+	// it yields an error the handler must drop what it built from this
+	// call, return that error, and keep its previous state: Load will be
+	// called again.
+	Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error
+	// Apply applies changes made after the last Load or Apply, in revision
+	// order. rev is the revision the state is at afterwards.
+	Apply(rev int64, events []*clientv3.Event)
+}
+
+// Options tune a View. Zero values take the defaults.
+type Options struct {
+	// PageSize is the number of keys per range request. Default 5000.
+	PageSize int64
+	// ProgressInterval is how often the view asks etcd to confirm that the
+	// watch is current. Default 2s.
+	ProgressInterval time.Duration
+	// StaleAfter is how long without any word from etcd makes the view
+	// stale. Default 3 x ProgressInterval.
+	StaleAfter time.Duration
+	// Logger gets state changes (loaded, stale, recovered). Default: discard.
+	Logger *slog.Logger
+}
+
+// Status is a snapshot of the view's state, for metrics and readiness.
+type Status struct {
+	Loaded   bool      // the first Load has completed
+	Revision int64     // the revision the handler's state is at
+	LastSync time.Time // when etcd last confirmed the state current
+	Stale    bool      // no word from etcd for longer than StaleAfter
+	Reloads  int64     // full loads after the first (compaction, lost history)
+	Restarts int64     // watches re-established
+}
+
+// View mirrors one prefix into a Handler.
+type View struct {
+	cli    *clientv3.Client
+	prefix string
+	h      Handler
+	o      Options
+	log    *slog.Logger
+
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	revision atomic.Int64
+	lastSync atomic.Int64 // unix nanoseconds
+	stale    atomic.Bool
+	reloads  atomic.Int64
+	restarts atomic.Int64
+}
+
+// New returns a view of every key under prefix. Run starts it.
+func New(cli *clientv3.Client, prefix string, h Handler, o Options) *View {
+	if o.PageSize <= 0 {
+		o.PageSize = 5000
+	}
+	if o.ProgressInterval <= 0 {
+		o.ProgressInterval = 2 * time.Second
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = 3 * o.ProgressInterval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &View{
+		cli: cli, prefix: prefix, h: h, o: o,
+		log:   o.Logger.With("prefix", prefix),
+		ready: make(chan struct{}),
+	}
+}
+
+// Ready is closed once the first Load has completed.
+func (v *View) Ready() <-chan struct{} { return v.ready }
+
+// Status reports the view's state; safe from any goroutine.
+func (v *View) Status() Status {
+	s := Status{
+		Revision: v.revision.Load(),
+		Stale:    v.stale.Load(),
+		Reloads:  v.reloads.Load(),
+		Restarts: v.restarts.Load(),
+	}
+	select {
+	case <-v.ready:
+		s.Loaded = true
+	default:
+	}
+	if ns := v.lastSync.Load(); ns != 0 {
+		s.LastSync = time.Unix(0, ns)
+	}
+	return s
+}
+
+// errReload means the watch cannot continue from the current revision.
+var errReload = errors.New("etcdview: history lost, reload")
+
+// Run loads and watches until ctx is done. It returns nil then; it never
+// gives up on etcd by itself.
+func (v *View) Run(ctx context.Context) error {
+	loaded := false
+	for {
+		if err := v.loadRetrying(ctx); err != nil {
+			return nil // only ctx ends the retries
+		}
+		if loaded {
+			v.reloads.Add(1)
+		}
+		loaded = true
+		v.readyOnce.Do(func() { close(v.ready) })
+		err := v.watch(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		v.log.Warn("etcd view reloading", "reason", err, "revision", v.revision.Load())
+	}
+}
+
+func (v *View) loadRetrying(ctx context.Context) error {
+	backoff := newBackoff()
+	for {
+		err := v.load(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		v.markStale()
+		v.log.Warn("etcd view load failed", "err", err)
+		if !backoff.wait(ctx) {
+			return ctx.Err()
+		}
+	}
+}
+
+// load reads the prefix page by page at one revision and hands it over.
+func (v *View) load(ctx context.Context) error {
+	var rev int64
+	first, err := v.cli.Get(ctx, v.prefix, clientv3.WithPrefix(), clientv3.WithLimit(v.o.PageSize))
+	if err != nil {
+		return err
+	}
+	rev = first.Header.Revision
+	end := clientv3.GetPrefixRangeEnd(v.prefix)
+	pages := func(yield func(*mvccpb.KeyValue, error) bool) {
+		resp := first
+		for {
+			for _, kv := range resp.Kvs {
+				if !yield(kv, nil) {
+					return
+				}
+			}
+			if !resp.More || len(resp.Kvs) == 0 {
+				return
+			}
+			next := string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+			var err error
+			// Later pages are read at the first page's revision, so the
+			// snapshot is consistent however long the read takes; if that
+			// revision is compacted meanwhile, the error restarts the load.
+			resp, err = v.cli.Get(ctx, next, clientv3.WithRange(end),
+				clientv3.WithLimit(v.o.PageSize), clientv3.WithRev(rev))
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+		}
+	}
+	if err := v.h.Load(rev, pages); err != nil {
+		return err
+	}
+	v.revision.Store(rev)
+	v.markSynced()
+	v.log.Info("etcd view loaded", "revision", rev)
+	return nil
+}
+
+// watch follows changes from the current revision until history is lost
+// (returns errReload) or ctx ends.
+func (v *View) watch(ctx context.Context) error {
+	backoff := newBackoff()
+	for {
+		synced := v.lastSync.Load()
+		err := v.watchOnce(ctx)
+		if ctx.Err() != nil || errors.Is(err, errReload) {
+			return err
+		}
+		if v.lastSync.Load() != synced {
+			backoff = newBackoff() // it worked for a while: retry fast
+		}
+		v.markStale()
+		v.restarts.Add(1)
+		v.log.Warn("etcd watch lost, re-watching", "err", err, "revision", v.revision.Load())
+		if !backoff.wait(ctx) {
+			return ctx.Err()
+		}
+	}
+}
+
+func (v *View) watchOnce(ctx context.Context) error {
+	// WithRequireLeader ends the watch when the member is cut off from the
+	// cluster, instead of leaving it silently open on a minority member.
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	rev := v.revision.Load()
+	wch := v.cli.Watch(wctx, v.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1),
+		clientv3.WithProgressNotify(), clientv3.WithCreatedNotify())
+
+	tick := time.NewTicker(v.o.ProgressInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			v.checkStale()
+			// Ask etcd to confirm we are current; the answer arrives on wch.
+			// While etcd is away this fails, and the silence makes us stale.
+			pctx, pcancel := context.WithTimeout(wctx, v.o.ProgressInterval)
+			_ = v.cli.RequestProgress(pctx)
+			pcancel()
+		case resp, ok := <-wch:
+			if !ok {
+				return errors.New("watch channel closed")
+			}
+			if resp.CompactRevision != 0 || errors.Is(resp.Err(), rpctypes.ErrCompacted) {
+				return errReload
+			}
+			if err := resp.Err(); err != nil {
+				return err
+			}
+			if resp.Canceled {
+				return errors.New("watch canceled by server")
+			}
+			if len(resp.Events) > 0 {
+				last := resp.Events[len(resp.Events)-1].Kv.ModRevision
+				v.h.Apply(last, resp.Events)
+				v.revision.Store(last)
+			} else if resp.IsProgressNotify() {
+				// A progress notification promises every event up to its
+				// revision was sent. A revision below ours means etcd lost
+				// its data (restored from backup, wiped): our state is from
+				// a future that no longer exists.
+				if resp.Header.Revision < v.revision.Load() {
+					return errReload
+				}
+			}
+			v.markSynced()
+		}
+	}
+}
+
+func (v *View) markSynced() {
+	v.lastSync.Store(time.Now().UnixNano())
+	if v.stale.Swap(false) {
+		v.log.Info("etcd view current again", "revision", v.revision.Load())
+	}
+}
+
+func (v *View) markStale() {
+	if !v.stale.Swap(true) {
+		v.log.Warn("etcd view stale: serving the last known state", "revision", v.revision.Load())
+	}
+}
+
+func (v *View) checkStale() {
+	if last := v.lastSync.Load(); last != 0 && time.Since(time.Unix(0, last)) > v.o.StaleAfter {
+		v.markStale()
+	}
+}
+
+// backoff doubles from 100ms to 5s between retries.
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
+
+func (b *backoff) wait(ctx context.Context) bool {
+	t := time.NewTimer(b.d)
+	defer t.Stop()
+	b.d = min(2*b.d, 5*time.Second)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
