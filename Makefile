@@ -1,0 +1,59 @@
+# SkyDNS build, test and run. `make help` lists the targets.
+
+GO          ?= go
+PROGRAMS    := skydns skydns-kubeapi skydns-scanner skydns-schedule skydns-apicmd
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -s -w -X github.com/skydns/skydns/internal/version.Version=$(VERSION)
+TOOLS       := $(CURDIR)/.tools
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)
+# Packages whose tests run without the race detector as well as with it is
+# wasted time on two cores: everything runs once, under -race.
+TESTFLAGS   ?= -race -count=1 -timeout 20m
+
+.PHONY: all build test lint vet fmt run bench clean help FORCE
+
+all: build
+
+help:
+	@echo "make build   the five programs in bin/"
+	@echo "make test    go vet and every test (race detector on)"
+	@echo "make lint    gofmt, go vet, staticcheck $(STATICCHECK_VERSION)"
+	@echo "make run     a local stack on an embedded etcd"
+	@echo "make bench   Go benchmarks of the hot paths"
+	@echo "make clean   remove build output"
+
+build: $(PROGRAMS:%=bin/%)
+
+# Static binaries: no cgo, so they run on any Linux host the operator has.
+bin/%: FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./$*
+
+test: vet
+	$(GO) test $(TESTFLAGS) ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+lint: vet $(STATICCHECK)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(TOOLS)/staticcheck $@
+
+run: build
+	$(GO) run ./scripts/localstack
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin .run
+
+FORCE:

@@ -1,0 +1,61 @@
+package logging
+
+import (
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseLevel(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want slog.Level
+		err  bool
+	}{
+		{"", slog.LevelInfo, false},
+		{"DEBUG", slog.LevelDebug, false},
+		{"warning", slog.LevelWarn, false},
+		{"error", slog.LevelError, false},
+		{"loud", 0, true},
+	} {
+		got, err := ParseLevel(tc.in)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("ParseLevel(%q) = %v, %v; want %v, error %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestJSONFileInDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "logs")
+	l, c, err := New(Options{Level: "warn", Format: "json", Dir: dir, Program: "skydns"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Info("hidden")
+	l.Warn("shown", "k", 1)
+	c.Close()
+	b, err := os.ReadFile(filepath.Join(dir, "skydns.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("got %d lines, want the warning only: %q", len(lines), b)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec["msg"] != "shown" || rec["program"] != "skydns" || rec["k"] != float64(1) {
+		t.Fatalf("record = %v", rec)
+	}
+}
+
+func TestBadFormat(t *testing.T) {
+	if _, _, err := New(Options{Format: "xml"}); err == nil || !strings.Contains(err.Error(), `"xml"`) {
+		t.Fatalf("err = %v, want one naming the format", err)
+	}
+}

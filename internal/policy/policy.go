@@ -1,0 +1,160 @@
+// Package policy holds the per-name GSLB policy stored at
+// <prefix>/policy/<name>, e.g. /skydns/policy/cctv2.skydns.local: how the DNS
+// server selects among a name's healthy IPs, what it answers when none is
+// healthy, and what the health checkers probe. A name without a policy key
+// gets the servers' configured defaults; a field left out does too.
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Mode is how a name's healthy IPs are chosen.
+type Mode string
+
+const (
+	ModeDefault  Mode = ""         // the server's [Fun] setting
+	ModeAll      Mode = "all"      // every healthy IP, rotated per answer
+	ModeRandom   Mode = "random"   // one healthy IP at random
+	ModeWeighted Mode = "weighted" // one healthy IP, chance proportional to its record's weight
+	ModePriority Mode = "priority" // the healthy IPs of the lowest priority value (ordered failover)
+	ModeHoldOne  Mode = "hold-one" // one healthy IP per client, stable (session persistence)
+)
+
+// AllDown is what to answer when no IP of a name is healthy.
+type AllDown string
+
+const (
+	AllDownDefault  AllDown = ""         // the server's configured default
+	AllDownAll      AllDown = "all"      // every IP anyway (fail open, like Route 53)
+	AllDownNone     AllDown = "none"     // no address: NODATA
+	AllDownServfail AllDown = "servfail" // SERVFAIL
+	AllDownFallback AllDown = "fallback" // the Fallback IPs
+)
+
+// Require says how many probes must pass for an IP to be UP.
+type Require string
+
+const (
+	RequireAny Require = "any" // one passing check is enough (default)
+	RequireAll Require = "all" // every configured check must pass
+)
+
+// HTTPCheck is an HTTP(S) GET probe.
+type HTTPCheck struct {
+	Scheme string `json:"scheme,omitempty"` // http (default) or https
+	Port   int    `json:"port,omitempty"`   // default 80 / 443
+	Path   string `json:"path,omitempty"`   // default /
+	Host   string `json:"host,omitempty"`   // Host header; default the IP
+	Expect int    `json:"expect,omitempty"` // status code; default 200
+}
+
+// Check is what the scanners probe on each IP of the name.
+type Check struct {
+	Ports   []int      `json:"ports,omitempty"` // TCP connect on each
+	ICMP    *bool      `json:"icmp,omitempty"`  // echo; nil = scanner default
+	HTTP    *HTTPCheck `json:"http,omitempty"`
+	Require Require    `json:"require,omitempty"`
+}
+
+// Policy is the JSON value of a policy key. Zero fields mean "default".
+type Policy struct {
+	Mode       Mode     `json:"mode,omitempty"`
+	MaxAnswers int      `json:"max-answers,omitempty"`
+	TTL        uint32   `json:"ttl,omitempty"`
+	AllDown    AllDown  `json:"all-down,omitempty"`
+	Fallback   []string `json:"fallback,omitempty"`
+	Check      *Check   `json:"check,omitempty"`
+}
+
+// Decode parses and validates a policy value. Unknown fields are ignored, so
+// that newer writers do not break older servers.
+func Decode(b []byte) (Policy, error) {
+	var p Policy
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("policy: %w", err)
+	}
+	return p, p.Validate()
+}
+
+// Validate reports the first field that makes no sense.
+func (p Policy) Validate() error {
+	switch p.Mode {
+	case ModeDefault, ModeAll, ModeRandom, ModeWeighted, ModePriority, ModeHoldOne:
+	default:
+		return fmt.Errorf("policy: mode %q: want all, random, weighted, priority or hold-one", p.Mode)
+	}
+	if p.MaxAnswers < 0 {
+		return fmt.Errorf("policy: max-answers %d: must not be negative", p.MaxAnswers)
+	}
+	switch p.AllDown {
+	case AllDownDefault, AllDownAll, AllDownNone, AllDownServfail:
+	case AllDownFallback:
+		if len(p.Fallback) == 0 {
+			return fmt.Errorf("policy: all-down fallback needs fallback IPs")
+		}
+	default:
+		return fmt.Errorf("policy: all-down %q: want all, none, servfail or fallback", p.AllDown)
+	}
+	for _, s := range p.Fallback {
+		if _, err := netip.ParseAddr(s); err != nil {
+			return fmt.Errorf("policy: fallback %q: not an IP", s)
+		}
+	}
+	if c := p.Check; c != nil {
+		for _, port := range c.Ports {
+			if port < 1 || port > 65535 {
+				return fmt.Errorf("policy: check port %d: want 1-65535", port)
+			}
+		}
+		switch c.Require {
+		case "", RequireAny, RequireAll:
+		default:
+			return fmt.Errorf("policy: check require %q: want any or all", c.Require)
+		}
+		if h := c.HTTP; h != nil {
+			if h.Scheme != "" && h.Scheme != "http" && h.Scheme != "https" {
+				return fmt.Errorf("policy: http scheme %q: want http or https", h.Scheme)
+			}
+			if h.Port < 0 || h.Port > 65535 {
+				return fmt.Errorf("policy: http port %d: want 1-65535", h.Port)
+			}
+			if h.Expect != 0 && (h.Expect < 100 || h.Expect > 599) {
+				return fmt.Errorf("policy: http expect %d: not an HTTP status", h.Expect)
+			}
+		}
+	}
+	return nil
+}
+
+// FallbackIPs returns the parsed fallback addresses (Validate has checked them).
+func (p Policy) FallbackIPs() []netip.Addr {
+	var ips []netip.Addr
+	for _, s := range p.Fallback {
+		if ip, err := netip.ParseAddr(s); err == nil {
+			ips = append(ips, ip.Unmap())
+		}
+	}
+	return ips
+}
+
+// Key is the policy key of a name: <prefix>/policy/<name without final dot>.
+func Key(prefix, name string) string {
+	return strings.TrimSuffix(prefix, "/") + "/policy/" + strings.TrimSuffix(strings.ToLower(name), ".")
+}
+
+// Prefix holds every policy key.
+func Prefix(prefix string) string { return strings.TrimSuffix(prefix, "/") + "/policy/" }
+
+// ParseKey returns the fully-qualified, lower-case name a policy key is for.
+func ParseKey(prefix, key string) (string, error) {
+	name, ok := strings.CutPrefix(key, Prefix(prefix))
+	name = strings.Trim(name, "/.")
+	if !ok || name == "" || strings.Contains(name, "/") {
+		return "", fmt.Errorf("policy: key %q is not <prefix>/policy/<name>", key)
+	}
+	return strings.ToLower(name) + ".", nil
+}

@@ -1,0 +1,53 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDecode(t *testing.T) {
+	for _, tc := range []struct {
+		in  string
+		err string // substring; "" = valid
+	}{
+		{`{}`, ""},
+		{`{"mode":"hold-one","max-answers":2,"ttl":5,"unknown":true}`, ""},
+		{`{"all-down":"fallback","fallback":["192.0.2.9","2001:db8::9"]}`, ""},
+		{`{"check":{"ports":[80,443],"icmp":false,"require":"all","http":{"scheme":"https","path":"/healthz","expect":204}}}`, ""},
+		{`{"mode":"sticky"}`, `mode "sticky"`},
+		{`{"max-answers":-1}`, "max-answers"},
+		{`{"all-down":"fallback"}`, "needs fallback IPs"},
+		{`{"all-down":"fallback","fallback":["x"]}`, `fallback "x"`},
+		{`{"all-down":"maybe"}`, `all-down "maybe"`},
+		{`{"check":{"ports":[0]}}`, "port 0"},
+		{`{"check":{"require":"most"}}`, `require "most"`},
+		{`{"check":{"http":{"scheme":"ftp"}}}`, `scheme "ftp"`},
+		{`{"check":{"http":{"expect":42}}}`, "expect 42"},
+		{`{"mode":`, "policy:"},
+	} {
+		_, err := Decode([]byte(tc.in))
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("Decode(%s) = %v, want valid", tc.in, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("Decode(%s) = %v, want an error with %q", tc.in, err, tc.err)
+		}
+	}
+}
+
+func TestKeys(t *testing.T) {
+	k := Key("/skydns", "CCTV2.skydns.local.")
+	if k != "/skydns/policy/cctv2.skydns.local" {
+		t.Fatalf("Key = %s", k)
+	}
+	for _, key := range []string{k, k + ".", k + "/"} {
+		if n, err := ParseKey("/skydns/", key); err != nil || n != "cctv2.skydns.local." {
+			t.Errorf("ParseKey(%s) = %q, %v", key, n, err)
+		}
+	}
+	for _, bad := range []string{"/skydns/policy/", "/skydns/policy/a/b", "/skydns/other/x"} {
+		if _, err := ParseKey("/skydns", bad); err == nil {
+			t.Errorf("ParseKey(%s) accepted", bad)
+		}
+	}
+}
