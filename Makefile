@@ -47,8 +47,10 @@ $(STATICCHECK):
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	mv $(TOOLS)/staticcheck $@
 
+# The stack runs as its own binary so that Ctrl-C reaches it, not `go run`.
 run: build
-	$(GO) run ./scripts/localstack
+	$(GO) build -o bin/localstack ./scripts/localstack
+	./bin/localstack
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -11,9 +11,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Options says where and how the server runs. The zero value is not useful:
@@ -40,6 +44,7 @@ type Options struct {
 type Server struct {
 	etcd      *embed.Etcd
 	endpoints []string
+	closing   *atomic.Bool
 }
 
 // Start starts a single-member cluster and waits until it serves clients.
@@ -71,8 +76,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	cfg := embed.NewConfig()
 	cfg.Name = "skydns"
 	cfg.Dir = o.Dir
-	cfg.LogLevel = o.LogLevel
-	cfg.LogOutputs = []string{"stderr"}
+	closing := new(atomic.Bool)
+	level, err := zapcore.ParseLevel(o.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("embedetcd: log level: %w", err)
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.Lock(zapcore.AddSync(os.Stderr)), level)
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(quietClose{core, closing}))
 	clientURL := url.URL{Scheme: "http", Host: o.ClientAddr}
 	peerURL := url.URL{Scheme: "http", Host: peer}
 	cfg.ListenClientUrls = []url.URL{clientURL}
@@ -105,7 +117,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, ctx.Err()
 	}
 
-	s := &Server{etcd: e}
+	s := &Server{etcd: e, closing: closing}
 	for _, l := range e.Clients {
 		s.endpoints = append(s.endpoints, "http://"+l.Addr().String())
 	}
@@ -121,6 +133,7 @@ func (s *Server) Err() <-chan error { return s.etcd.Err() }
 // Close stops the server. Close the clients first: etcd waits for open
 // client streams to drain, which takes seconds otherwise.
 func (s *Server) Close() {
+	s.closing.Store(true)
 	s.etcd.Close()
 	<-s.etcd.Server.StopNotify()
 }
@@ -132,4 +145,25 @@ func freePort(host string) (string, error) {
 	}
 	addr := l.Addr().String()
 	return addr, l.Close()
+}
+
+// quietClose drops the errors etcd logs about its own listeners closing
+// while it shuts down: they are expected then, and alarming to read.
+type quietClose struct {
+	zapcore.Core
+	closing *atomic.Bool
+}
+
+func (q quietClose) With(f []zapcore.Field) zapcore.Core {
+	return quietClose{q.Core.With(f), q.closing}
+}
+
+func (q quietClose) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if q.closing.Load() && e.Level >= zapcore.ErrorLevel {
+		return ce
+	}
+	if q.Enabled(e.Level) {
+		return ce.AddCore(e, q)
+	}
+	return ce
 }

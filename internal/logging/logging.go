@@ -13,9 +13,11 @@ import (
 
 // Options are the [Log] settings.
 type Options struct {
-	Level  string // debug, info, warn, error
+	Level  slog.Level
 	Format string // text or json
 	Dir    string // "" logs to stdout; else <Dir>/<Program>.log
+	// AlsoStdout copies the file's lines to stdout too.
+	AlsoStdout bool
 	// Program names the log file and is attached to every line, so that
 	// logs of several daemons collected together stay apart.
 	Program string
@@ -23,10 +25,6 @@ type Options struct {
 
 // New returns the logger and what to close at exit (nil for stdout).
 func New(o Options) (*slog.Logger, io.Closer, error) {
-	level, err := ParseLevel(o.Level)
-	if err != nil {
-		return nil, nil, err
-	}
 	var w io.Writer = os.Stdout
 	var closer io.Closer
 	if o.Dir != "" {
@@ -38,8 +36,11 @@ func New(o Options) (*slog.Logger, io.Closer, error) {
 			return nil, nil, fmt.Errorf("log: %w", err)
 		}
 		w, closer = f, f
+		if o.AlsoStdout {
+			w = io.MultiWriter(f, os.Stdout)
+		}
 	}
-	ho := &slog.HandlerOptions{Level: level}
+	ho := &slog.HandlerOptions{Level: o.Level}
 	var h slog.Handler
 	switch strings.ToLower(o.Format) {
 	case "", "text":
@@ -57,20 +58,4 @@ func New(o Options) (*slog.Logger, io.Closer, error) {
 		l = l.With("program", o.Program)
 	}
 	return l, closer, nil
-}
-
-// ParseLevel reads debug, info, warn (warning) or error, in any case.
-// Empty means info.
-func ParseLevel(s string) (slog.Level, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "debug":
-		return slog.LevelDebug, nil
-	case "", "info":
-		return slog.LevelInfo, nil
-	case "warn", "warning":
-		return slog.LevelWarn, nil
-	case "error":
-		return slog.LevelError, nil
-	}
-	return 0, fmt.Errorf("log: level %q: want debug, info, warn or error", s)
 }

@@ -9,28 +9,9 @@ import (
 	"testing"
 )
 
-func TestParseLevel(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want slog.Level
-		err  bool
-	}{
-		{"", slog.LevelInfo, false},
-		{"DEBUG", slog.LevelDebug, false},
-		{"warning", slog.LevelWarn, false},
-		{"error", slog.LevelError, false},
-		{"loud", 0, true},
-	} {
-		got, err := ParseLevel(tc.in)
-		if (err != nil) != tc.err || got != tc.want {
-			t.Errorf("ParseLevel(%q) = %v, %v; want %v, error %v", tc.in, got, err, tc.want, tc.err)
-		}
-	}
-}
-
 func TestJSONFileInDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "logs")
-	l, c, err := New(Options{Level: "warn", Format: "json", Dir: dir, Program: "skydns"})
+	l, c, err := New(Options{Level: slog.LevelWarn, Format: "json", Dir: dir, Program: "skydns"})
 	if err != nil {
 		t.Fatal(err)
 	}

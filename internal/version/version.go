@@ -14,14 +14,14 @@ var Version = "dev"
 
 // String is what `-version` prints: program, version, commit, Go version.
 func String(program string) string {
-	commit := "unknown"
+	commit := ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				commit = s.Value[:12]
+				commit = "commit " + s.Value[:12] + ", "
 			}
 		}
 	}
-	return fmt.Sprintf("%s %s (commit %s, %s %s/%s)", program, Version, commit,
+	return fmt.Sprintf("%s %s (%s%s %s/%s)", program, Version, commit,
 		runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

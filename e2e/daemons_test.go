@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skydns/skydns/internal/etcdtest"
+)
+
+// Each daemon starts with its sample config from conf/, reaches etcd, and
+// stops cleanly on SIGTERM.
+func TestDaemonsStartWithSampleConfigAndStop(t *testing.T) {
+	bin := binaries(t)
+	etcd := etcdtest.Start(t)
+	endpoint := etcd.Endpoints()[0]
+	for _, tc := range []struct {
+		program, conf string
+		sets      []string
+	}{
+		{"skydns", "skydns.conf", []string{"Dns.dns-addr=127.0.0.1:0", "Stats.statsServer="}},
+		{"skydns-kubeapi", "skydns-api.conf", []string{"SkydnsApi.api-address=127.0.0.1:0"}},
+		{"skydns-scanner", "skydns-scanner.conf", []string{"General.metrics-addr="}},
+		{"skydns-schedule", "skydns-schedule.conf", []string{"General.metrics-addr="}},
+	} {
+		t.Run(tc.program, func(t *testing.T) {
+			args := []string{"-config-file", repoFile("conf/" + tc.conf), "-set", "Etcd.etcd-servers=" + endpoint}
+			for _, s := range tc.sets {
+				args = append(args, "-set", s)
+			}
+			p := start(t, filepath.Join(bin, tc.program), args...)
+			p.waitLog("etcd reachable", 20*time.Second)
+			p.stop(10 * time.Second)
+			if !strings.Contains(p.output(), "msg=stopped") {
+				t.Fatalf("no 'stopped' line:\n%s", p.output())
+			}
+		})
+	}
+}
+
+// With etcd-servers = embedded a daemon runs its own etcd in-process: the
+// local stack's mode.
+func TestEmbeddedEtcd(t *testing.T) {
+	bin := binaries(t)
+	p := start(t, filepath.Join(bin, "skydns"), "-config-file", repoFile("conf/skydns.conf"),
+		"-set", "Etcd.etcd-servers=embedded",
+		"-set", "Etcd.embedded-data-dir="+t.TempDir(),
+		"-set", "Etcd.embedded-client-addr=127.0.0.1:0",
+		"-set", "Dns.dns-addr=127.0.0.1:0", "-set", "Stats.statsServer=")
+	p.waitLog("embedded etcd started", 30*time.Second)
+	p.waitLog("etcd reachable", 20*time.Second)
+	p.stop(15 * time.Second)
+}
+
+// Every program answers -version; bad configs fail with exit 2 and a
+// message naming file, section and key.
+func TestVersionAndConfigErrors(t *testing.T) {
+	bin := binaries(t)
+	for _, prog := range programs {
+		out, err := exec.Command(filepath.Join(bin, prog), "-version").CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), prog+" ") {
+			t.Errorf("%s -version = %q, %v", prog, out, err)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-config-file", "/nonexistent/skydns.conf"}, "skydns.conf: open /nonexistent/skydns.conf"},
+		{[]string{"-config-file", repoFile("conf/skydns.conf"), "-set", "Dns.dns-addr=127.0.0.1"}, "[Dns] dns-addr: missing port"},
+		{[]string{"-config-file", repoFile("conf/skydns.conf"), "-set", "Log.log-level=loud"}, "[Log] log-level"},
+	} {
+		cmd := exec.Command(filepath.Join(bin, "skydns"), tc.args...)
+		out, err := cmd.CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("skydns %v: exit %v, output %q; want exit 2 with %q", tc.args, err, out, tc.want)
+		}
+	}
+}
+

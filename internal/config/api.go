@@ -1,0 +1,69 @@
+package config
+
+import "strings"
+
+// API is the configuration of skydns-kubeapi (skydns-api.conf).
+//
+// The original file kept etcd-server, log-dir and log-level in [General];
+// they are still read there, into Etcd and Log, when [Etcd] and [Log] do
+// not set the same key.
+type API struct {
+	General APIGeneral  `ini:"General"`
+	Kube    KubeSection `ini:"Kube2Skydns"`
+	API     APISection  `ini:"SkydnsApi"`
+	Etcd    Etcd        `ini:"Etcd" alias:"etcd-servers=General.etcd-server"`
+	Log     Log         `ini:"Log" alias:"log-dir=General.log-dir,log-level=General.log-level"`
+}
+
+// APIGeneral is [General] of skydns-api.conf.
+type APIGeneral struct {
+	Host          string `ini:"host" default:"" help:"name of this host in logs and in records it owns; empty: the OS hostname"`
+	IPMonitorPath string `ini:"ip-monitor-path" default:"/skydns/monitor/status/" help:"etcd directory of each IP's health status, shown with records; must equal the scanner's status-path"`
+	ClusterName   string `ini:"cluster-name" default:"default" help:"name of this cluster, kept with the records it writes so several clusters can share one etcd"`
+}
+
+// KubeSection is [Kube2Skydns] of skydns-api.conf.
+type KubeSection struct {
+	Enable           bool   `ini:"kube-enable" default:"false" help:"publish Kubernetes services as DNS records"`
+	Domain           string `ini:"kube-domain" default:"skydns.local." help:"zone under which services are published, as <service>.<namespace>.<kube-domain>"`
+	ConfigFile       string `ini:"kube-config-file" default:"" help:"kubeconfig file for the Kubernetes API; empty: in-cluster service account"`
+	PublishClusterIP bool   `ini:"kube-publish-cluster-ip" default:"false" help:"also publish a service's ClusterIP; false: only its external IPs and load-balancer ingress IPs (headless services always publish their ready endpoints)"`
+}
+
+// APISection is [SkydnsApi] of skydns-api.conf.
+type APISection struct {
+	Enable    bool     `ini:"api-enable" default:"true" help:"serve the HTTP API that edits records"`
+	Domains   []string `ini:"api-domains" sep:"%," default:"skydns.local." help:"zones the API may write records in, separated by % or ,"`
+	Address   string   `ini:"api-address" default:"127.0.0.1:9001" help:"address the API listens on, host:port"`
+	AuthToken string   `ini:"skydns-auth" default:"" help:"bearer token required for writes; empty: the API refuses every write and serves reads only"`
+	TLSCert   string   `ini:"api-tls-cert" default:"" help:"certificate for HTTPS; set together with api-tls-key; empty: plain HTTP"`
+	TLSKey    string   `ini:"api-tls-key" default:"" help:"private key of api-tls-cert"`
+	MaxBody   int64    `ini:"api-max-body" default:"1048576" help:"largest request body accepted, in bytes"`
+}
+
+// Validate checks values that parse but cannot work.
+func (c API) Validate() error {
+	var p problems
+	checkEtcdPath(&p, "General", "ip-monitor-path", c.General.IPMonitorPath)
+	if c.General.ClusterName == "" || strings.ContainsAny(c.General.ClusterName, "/ ") {
+		p.add("General", "cluster-name", "must be non-empty without / or spaces, got %q", c.General.ClusterName)
+	}
+	if msg := domainProblem(c.Kube.Domain); msg != "" {
+		p.add("Kube2Skydns", "kube-domain", "%s", msg)
+	}
+	const sec = "SkydnsApi"
+	checkDomains(&p, sec, "api-domains", c.API.Domains)
+	checkAddr(&p, sec, "api-address", c.API.Address)
+	if c.API.TLSCert != "" && c.API.TLSKey == "" {
+		p.add(sec, "api-tls-key", "empty, but api-tls-cert is set")
+	}
+	if c.API.TLSKey != "" && c.API.TLSCert == "" {
+		p.add(sec, "api-tls-cert", "empty, but api-tls-key is set")
+	}
+	if c.API.MaxBody <= 0 {
+		p.add(sec, "api-max-body", "must be more than 0, got %d", c.API.MaxBody)
+	}
+	c.Etcd.check(&p, "Etcd")
+	c.Log.check(&p, "Log")
+	return p.err()
+}

@@ -1,0 +1,135 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// DNS is the configuration of skydns (skydns.conf).
+type DNS struct {
+	DNS   DNSSection   `ini:"Dns"`
+	Fun   FunSection   `ini:"Fun"`
+	Stats StatsSection `ini:"Stats"`
+	Etcd  Etcd         `ini:"Etcd"`
+	Log   Log          `ini:"Log"`
+}
+
+// All-down policies, the values of all-down.
+const (
+	AllDownAll      = "all"
+	AllDownNone     = "none"
+	AllDownServfail = "servfail"
+)
+
+// DNSSection is [Dns] of skydns.conf.
+type DNSSection struct {
+	Domains        []string      `ini:"dns-domains" sep:"%," default:"skydns.local." help:"zones served from etcd, separated by % or ,; the trailing dot is optional"`
+	Addr           string        `ini:"dns-addr" default:"0.0.0.0:53" help:"UDP and TCP address to serve DNS on, host:port"`
+	Nameservers    []string      `ini:"ex-nameservers" sep:"," default:"" help:"forwarders for names outside dns-domains, ip[:port] comma-separated, port 53 if omitted; empty: the nameservers of /etc/resolv.conf"`
+	StubZones      string        `ini:"inDomainServers" default:"" help:"stub zones, zone@ip[:port],ip[:port]%other.zone@ip[:port]: queries under a listed zone go to its servers; empty: none"`
+	CacheSize      int           `ini:"cacheSize" default:"100000" help:"most answers kept in the answer cache; 0 turns the cache off"`
+	IPMonitorPath  string        `ini:"ip-monitor-path" default:"/skydns/monitor/status/" help:"etcd directory of each IP's health status; must equal the scanner's status-path"`
+	TTL            time.Duration `ini:"ttl" unit:"s" default:"30s" help:"TTL of answers from records that set none"`
+	HealthTTLCap   time.Duration `ini:"health-ttl-cap" alias:"min-ttl" unit:"s" default:"10s" help:"highest TTL of answers whose IPs were filtered by health, so clients ask again soon after a change; 0: such answers are not cached"`
+	NegativeTTL    time.Duration `ini:"negative-ttl" unit:"s" default:"30s" help:"TTL of NXDOMAIN and NODATA answers (the SOA minimum)"`
+	AllowRecursion []string      `ini:"allow-recursion" sep:"," default:"127.0.0.0/8,::1/128" help:"client networks (CIDR or IP, comma-separated) that may use ex-nameservers and stub zones; empty: nobody"`
+	ServeUnchecked bool          `ini:"serve-unchecked" default:"true" help:"serve an IP that has no health status yet; false: serve only IPs reported up"`
+	ClientMaskV4   int           `ini:"client-mask-v4" default:"32" help:"prefix length that groups IPv4 clients for hone-one session persistence (0-32)"`
+	ClientMaskV6   int           `ini:"client-mask-v6" default:"128" help:"prefix length that groups IPv6 clients for hone-one session persistence (0-128)"`
+	AllDown        string        `ini:"all-down" default:"all" help:"answer when every IP of a name is down: all (every IP, as if none was checked), none (empty answer) or servfail"`
+	MaxAnswers     int           `ini:"max-answers" default:"0" help:"most address records in one answer; 0: no cap"`
+	ForwardTimeout time.Duration `ini:"forward-timeout" unit:"s" default:"2s" help:"how long to wait for a forwarder or stub zone server"`
+}
+
+// FunSection is [Fun] of skydns.conf: answer shaping.
+type FunSection struct {
+	RandomOne bool `ini:"random-one" default:"false" help:"answer with one healthy IP picked at random; cannot be combined with hone-one"`
+	HoldOne   bool `ini:"hone-one" alias:"hold-one" default:"false" help:"hold one: a client (grouped by client-mask-v4/v6) keeps getting the same single IP while it is up"`
+}
+
+// StatsSection is [Stats] of skydns.conf.
+type StatsSection struct {
+	Addr      string `ini:"statsServer" default:"127.0.0.1:9153" help:"address of the HTTP listener for /metrics, /healthz, /readyz and the stats API, host:port; empty: no listener"`
+	AuthToken string `ini:"statsServerAuthToken" default:"" help:"token the stats API (/skydns/stats) requires, as Authorization: Bearer or ?token=; empty: the stats API is refused"`
+}
+
+// Validate checks values that parse but cannot work.
+func (c DNS) Validate() error {
+	var p problems
+	const sec = "Dns"
+	d := c.DNS
+	checkDomains(&p, sec, "dns-domains", d.Domains)
+	checkAddr(&p, sec, "dns-addr", d.Addr)
+	for _, ns := range d.Nameservers {
+		if _, err := serverAddr(ns); err != nil {
+			p.add(sec, "ex-nameservers", "bad server %q: %v", ns, err)
+		}
+	}
+	if _, err := ParseStubZones(d.StubZones); err != nil {
+		p.add(sec, "inDomainServers", "%v", err)
+	}
+	checkMin(&p, sec, "cacheSize", d.CacheSize, 0)
+	checkEtcdPath(&p, sec, "ip-monitor-path", d.IPMonitorPath)
+	checkTTL(&p, sec, "ttl", d.TTL, time.Second)
+	checkTTL(&p, sec, "health-ttl-cap", d.HealthTTLCap, 0)
+	checkTTL(&p, sec, "negative-ttl", d.NegativeTTL, 0)
+	for _, s := range d.AllowRecursion {
+		if _, err := prefix(s); err != nil {
+			p.add(sec, "allow-recursion", "%v", err)
+		}
+	}
+	checkRange(&p, sec, "client-mask-v4", d.ClientMaskV4, 0, 32)
+	checkRange(&p, sec, "client-mask-v6", d.ClientMaskV6, 0, 128)
+	checkOneOf(&p, sec, "all-down", d.AllDown, AllDownAll, AllDownNone, AllDownServfail)
+	checkMin(&p, sec, "max-answers", d.MaxAnswers, 0)
+	checkPositive(&p, sec, "forward-timeout", d.ForwardTimeout)
+	if c.Fun.RandomOne && c.Fun.HoldOne {
+		p.add("Fun", "random-one", "cannot be true together with hone-one")
+	}
+	checkOptionalAddr(&p, "Stats", "statsServer", c.Stats.Addr)
+	c.Etcd.check(&p, "Etcd")
+	c.Log.check(&p, "Log")
+	return p.err()
+}
+
+// Zones is dns-domains lower-cased, each with its trailing dot.
+func (d DNSSection) Zones() []string {
+	out := make([]string, len(d.Domains))
+	for i, z := range d.Domains {
+		out[i] = fqdn(z)
+	}
+	return out
+}
+
+// Forwarders is ex-nameservers as ip:port. Entries Validate would refuse
+// are dropped.
+func (d DNSSection) Forwarders() []string {
+	var out []string
+	for _, ns := range d.Nameservers {
+		if a, err := serverAddr(ns); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// StubZoneMap is inDomainServers parsed; empty if Validate would refuse it.
+func (d DNSSection) StubZoneMap() map[string][]string {
+	z, err := ParseStubZones(d.StubZones)
+	if err != nil {
+		return map[string][]string{}
+	}
+	return z
+}
+
+// RecursionPrefixes is allow-recursion parsed. Entries Validate would
+// refuse are dropped.
+func (d DNSSection) RecursionPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range d.AllowRecursion {
+		if p, err := prefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}

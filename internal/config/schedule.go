@@ -1,0 +1,48 @@
+package config
+
+import "time"
+
+// Schedule is the configuration of skydns-schedule (skydns-schedule.conf).
+type Schedule struct {
+	General ScheduleGeneral `ini:"General"`
+	Etcd    ScheduleEtcd    `ini:"Etcd"`
+	Log     Log             `ini:"Log"`
+}
+
+// ScheduleGeneral is [General] of skydns-schedule.conf.
+type ScheduleGeneral struct {
+	Interval      time.Duration `ini:"schedule-interval" unit:"s" default:"5s" help:"how often the leader reassigns probe jobs to live scanners"`
+	AgentDowntime time.Duration `ini:"agent-downtime" unit:"s" default:"15s" help:"a scanner whose last heartbeat is older than this is dead and loses its jobs"`
+	Hostname      string        `ini:"hostname" default:"" help:"name this scheduler uses in the leader election; empty: the OS hostname"`
+	ForceLockTime time.Duration `ini:"force-lock-time" unit:"s" default:"0s" help:"accepted for old files and unused: the leader lock is an etcd lease that expires by itself"`
+	Replicas      int           `ini:"replicas" default:"2" help:"scanners that probe each IP (fewer if fewer are alive)"`
+	StatusGrace   time.Duration `ini:"status-grace" unit:"s" default:"300s" help:"how long the health status of an IP no record uses any more is kept before it is deleted"`
+	MetricsAddr   string        `ini:"metrics-addr" default:"127.0.0.1:9155" help:"address of the Prometheus /metrics listener, host:port; empty: no listener"`
+}
+
+// ScheduleEtcd is [Etcd] of skydns-schedule.conf: the shared keys, the
+// leader lock and the monitor directories.
+type ScheduleEtcd struct {
+	Etcd
+	LockPath string `ini:"lock-path" default:"/skydns/monitor/lock" help:"etcd key of the leader lock; only the holder schedules"`
+	MonitorPaths
+}
+
+// Validate checks values that parse but cannot work.
+func (c Schedule) Validate() error {
+	var p problems
+	const sec = "General"
+	g := c.General
+	checkPositive(&p, sec, "schedule-interval", g.Interval)
+	checkPositive(&p, sec, "agent-downtime", g.AgentDowntime)
+	checkMin(&p, sec, "replicas", g.Replicas, 1)
+	if g.StatusGrace < 0 {
+		p.add(sec, "status-grace", "must not be negative, got %v", g.StatusGrace)
+	}
+	checkOptionalAddr(&p, sec, "metrics-addr", g.MetricsAddr)
+	c.Etcd.check(&p, "Etcd")
+	checkEtcdPath(&p, "Etcd", "lock-path", c.Etcd.LockPath)
+	c.Etcd.checkPaths(&p, "Etcd")
+	c.Log.check(&p, "Log")
+	return p.err()
+}

@@ -1,0 +1,161 @@
+// Package daemon is the start and stop sequence the SkyDNS daemons share:
+// flags, config, logger, etcd (a cluster, or one embedded in-process for the
+// local stack), signals, and a clean exit. Each program supplies only its
+// own Run.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/skydns/skydns/internal/config"
+	"github.com/skydns/skydns/internal/embedetcd"
+	"github.com/skydns/skydns/internal/etcdclient"
+	"github.com/skydns/skydns/internal/logging"
+	"github.com/skydns/skydns/internal/version"
+)
+
+// Env is what a program's Run gets besides its config.
+type Env struct {
+	Log  *slog.Logger
+	Etcd *clientv3.Client
+	// Endpoints are the etcd client URLs in use (the embedded server's when
+	// etcd-servers is embedded).
+	Endpoints []string
+}
+
+// Program describes one daemon.
+type Program[C any] struct {
+	Name       string // e.g. "skydns-scanner"; names the log file too
+	ConfigFile string // default -config-file
+	// Sections returns the config's [Etcd] and [Log] sections.
+	Sections func(*C) (*config.Etcd, *config.Log)
+	// Run does the daemon's work until ctx ends (SIGTERM or SIGINT), then
+	// returns nil after letting go of what it holds.
+	Run func(ctx context.Context, cfg *C, env Env) error
+}
+
+// Exit codes: 0 clean stop, 1 runtime failure, 2 bad flags or config.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// Main runs p with the process's arguments and exits.
+func Main[C any](p Program[C]) {
+	os.Exit(run(p, os.Args[1:], os.Stderr))
+}
+
+func run[C any](p Program[C], args []string, stderr io.Writer) (code int) {
+	fs := flag.NewFlagSet(p.Name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags := config.RegisterFlags(fs, p.ConfigFile)
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *showVersion {
+		fmt.Fprintln(os.Stdout, version.String(p.Name))
+		return exitOK
+	}
+
+	cfg := new(C)
+	warnings, err := flags.Load(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", p.Name, err)
+		return exitUsage
+	}
+	etcdCfg, logCfg := p.Sections(cfg)
+	log, closeLog, err := logging.New(logging.Options{
+		Level: logCfg.SlogLevel(), Format: logCfg.Format, Dir: logCfg.Dir,
+		AlsoStdout: logCfg.ToStdio, Program: p.Name,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", p.Name, err)
+		return exitUsage
+	}
+	if closeLog != nil {
+		defer closeLog.Close()
+	}
+	for _, w := range warnings {
+		log.Warn("config: " + w)
+	}
+
+	// A panic must not reach the operator as a bare stack trace on a
+	// terminal: it is logged, with the stack, and the daemon exits 1 so that
+	// systemd restarts it.
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("panic", "panic", r, "stack", string(debug.Stack()))
+			code = exitFailure
+		}
+	}()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	env := Env{Log: log}
+	endpoints := etcdCfg.Servers
+	if etcdCfg.Embedded() {
+		srv, err := embedetcd.Start(ctx, embedetcd.Options{
+			Dir: etcdCfg.EmbeddedDataDir, ClientAddr: etcdCfg.EmbeddedClientAddr,
+		})
+		if err != nil {
+			log.Error("embedded etcd did not start", "err", err)
+			return exitFailure
+		}
+		defer srv.Close() // after the client's Close below: defers run LIFO
+		endpoints = srv.Endpoints()
+		log.Info("embedded etcd started", "endpoints", endpoints, "dir", etcdCfg.EmbeddedDataDir)
+	}
+	cli, err := etcdclient.New(etcdclient.Options{
+		Endpoints: endpoints, DialTimeout: etcdCfg.DialTimeout,
+		CAFile: etcdCfg.CAFile, CertFile: etcdCfg.CertFile, KeyFile: etcdCfg.KeyFile,
+	})
+	if err != nil {
+		log.Error("etcd client", "err", err)
+		return exitFailure
+	}
+	defer cli.Close()
+	env.Etcd, env.Endpoints = cli, endpoints
+
+	log.Info("starting", "version", version.Version, "config", flags.ConfigFile, "etcd", endpoints)
+	start := time.Now()
+	err = p.Run(ctx, cfg, env)
+	if err != nil && ctx.Err() == nil {
+		log.Error("stopped on error", "err", err)
+		return exitFailure
+	}
+	log.Info("stopped", "uptime", time.Since(start).Round(time.Millisecond).String())
+	return exitOK
+}
+
+// WaitEtcd logs once etcd answers (or that it does not yet) and then waits
+// for ctx: the body of a daemon that has nothing else to do.
+func WaitEtcd(ctx context.Context, env Env) error {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err := env.Etcd.Get(cctx, "/", clientv3.WithCountOnly(), clientv3.WithLimit(1))
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		env.Log.Warn("etcd not reachable yet; the client keeps trying", "err", err)
+	} else if err == nil {
+		env.Log.Info("etcd reachable")
+	}
+	<-ctx.Done()
+	return nil
+}
