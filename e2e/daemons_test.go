@@ -18,7 +18,7 @@ func TestDaemonsStartWithSampleConfigAndStop(t *testing.T) {
 	endpoint := etcd.Endpoints()[0]
 	for _, tc := range []struct {
 		program, conf string
-		sets      []string
+		sets          []string
 	}{
 		{"skydns", "skydns.conf", []string{"Dns.dns-addr=127.0.0.1:0", "Stats.statsServer="}},
 		{"skydns-kubeapi", "skydns-api.conf", []string{"SkydnsApi.api-address=127.0.0.1:0"}},
@@ -80,4 +80,3 @@ func TestVersionAndConfigErrors(t *testing.T) {
 		}
 	}
 }
-

@@ -1,11 +1,25 @@
-// Command skydns is the SkyDNS DNS server: it answers for the zones in etcd with the IPs whose health is UP.
+// Command skydns is the SkyDNS DNS server: it answers for the zones in etcd
+// with the IPs whose health is UP, and forwards other names for the
+// clients allowed to recurse.
 package main
 
 import (
 	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/skydns/skydns/internal/config"
 	"github.com/skydns/skydns/internal/daemon"
+	"github.com/skydns/skydns/internal/policy"
+	"github.com/skydns/skydns/skydns/forward"
+	"github.com/skydns/skydns/skydns/server"
+	"github.com/skydns/skydns/skydns/stats"
+	"github.com/skydns/skydns/skydns/zone"
 )
 
 func main() {
@@ -18,5 +32,93 @@ func main() {
 }
 
 func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
-	return daemon.WaitEtcd(ctx, env)
+	log := env.Log
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	store := zone.New(zone.Options{
+		Prefix: cfg.Etcd.Prefix, Zones: cfg.DNS.Zones(), StatusPath: cfg.DNS.IPMonitorPath, Logger: log,
+	})
+	wait := store.Start(ctx, env.Etcd)
+	defer wait()
+
+	var fwd server.Resolver
+	upstreams := cfg.DNS.Forwarders()
+	if len(upstreams) == 0 {
+		rc, err := forward.ResolvConf("/etc/resolv.conf")
+		if err != nil {
+			log.Warn("no ex-nameservers and /etc/resolv.conf unusable: names outside the zones are refused", "err", err)
+		}
+		upstreams = rc
+	}
+	stubs := cfg.DNS.StubZoneMap()
+	if len(upstreams) > 0 || len(stubs) > 0 {
+		f, err := forward.New(forward.Options{
+			Upstreams: upstreams, StubZones: stubs, Timeout: cfg.DNS.ForwardTimeout,
+			CacheSize: cfg.DNS.CacheSize, Registerer: reg, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fwd = f
+	}
+
+	mode := policy.ModeAll
+	switch {
+	case cfg.Fun.HoldOne:
+		mode = policy.ModeHoldOne
+	case cfg.Fun.RandomOne:
+		mode = policy.ModeRandom
+	}
+	metrics := server.NewMetrics(reg, store)
+	h := server.NewHandler(server.Config{
+		TTL: seconds(cfg.DNS.TTL), HealthTTLCap: seconds(cfg.DNS.HealthTTLCap), NegativeTTL: seconds(cfg.DNS.NegativeTTL),
+		ServeUnchecked: cfg.DNS.ServeUnchecked, DefaultMode: mode, DefaultAllDown: policy.AllDown(cfg.DNS.AllDown),
+		MaxAnswers: cfg.DNS.MaxAnswers, ClientMaskV4: cfg.DNS.ClientMaskV4, ClientMaskV6: cfg.DNS.ClientMaskV6,
+		AllowRecursion: cfg.DNS.RecursionPrefixes(), Forwarder: fwd, ForwardTimeout: cfg.DNS.ForwardTimeout,
+	}, store, metrics)
+
+	dnsL, err := server.Listen(cfg.DNS.Addr, h)
+	if err != nil {
+		return err
+	}
+	log.Info("serving DNS", "addr", dnsL.Addr(), "zones", cfg.DNS.Zones(), "forwarders", upstreams)
+
+	var httpSrv *http.Server
+	if cfg.Stats.Addr != "" {
+		ln, err := net.Listen("tcp", cfg.Stats.Addr)
+		if err != nil {
+			dnsL.Shutdown(context.Background())
+			return err
+		}
+		httpSrv = &http.Server{
+			Handler: stats.Handler(stats.Options{
+				Gatherer: reg, Store: store, Metrics: metrics, Token: cfg.Stats.AuthToken, Start: time.Now(),
+			}),
+			ReadHeaderTimeout: 5 * time.Second,
+		}
+		go func() {
+			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("stats server", "err", err)
+			}
+		}()
+		log.Info("serving HTTP", "addr", ln.Addr().String())
+	}
+
+	go func() {
+		if store.Ready(ctx) {
+			log.Info("ready: etcd reachable, zones loaded")
+		}
+	}()
+	<-ctx.Done()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = dnsL.Shutdown(shutdown)
+	if httpSrv != nil {
+		err = errors.Join(err, httpSrv.Shutdown(shutdown))
+	}
+	return err
 }
+
+func seconds(d time.Duration) uint32 { return uint32(d / time.Second) }

@@ -103,7 +103,7 @@ var wantSchedule = Schedule{
 		StatusGrace:   300 * time.Second,
 		MetricsAddr:   "127.0.0.1:9155",
 	},
-	Etcd: ScheduleEtcd{Etcd: wantEtcd, LockPath: "/skydns/monitor/lock", MonitorPaths: wantPaths},
+	Etcd: ScheduleEtcd{Etcd: wantEtcd, LockPath: "/skydns/monitor/lock", LockTTL: 10 * time.Second, MonitorPaths: wantPaths},
 	Log:  wantLog,
 }
 
@@ -156,17 +156,17 @@ func TestLoadResetsStruct(t *testing.T) {
 
 type kindsConf struct {
 	S struct {
-		Str   string        `ini:"str" default:"x" help:"h"`
-		Bool  bool          `ini:"bool" default:"false" help:"h"`
-		Int   int           `ini:"int" default:"1" help:"h"`
-		I64   int64         `ini:"i64" default:"1" help:"h"`
-		U32   uint32        `ini:"u32" default:"1" help:"h"`
-		F64   float64       `ini:"f64" default:"1.5" help:"h"`
-		Dur   time.Duration `ini:"dur" default:"1m" help:"h"`
-		Sec   time.Duration `ini:"sec" unit:"s" default:"1s" help:"h"`
-		Milli time.Duration `ini:"milli" unit:"ms" default:"1ms" help:"h"`
-		List  []string      `ini:"list" default:"a,b" help:"h"`
-		Multi []string      `ini:"multi" sep:"%," default:"" help:"h"`
+		Str    string        `ini:"str" default:"x" help:"h"`
+		Bool   bool          `ini:"bool" default:"false" help:"h"`
+		Int    int           `ini:"int" default:"1" help:"h"`
+		I64    int64         `ini:"i64" default:"1" help:"h"`
+		U32    uint32        `ini:"u32" default:"1" help:"h"`
+		F64    float64       `ini:"f64" default:"1.5" help:"h"`
+		Dur    time.Duration `ini:"dur" default:"1m" help:"h"`
+		SUnit  time.Duration `ini:"sec" unit:"s" default:"1s" help:"h"`
+		MsUnit time.Duration `ini:"milli" unit:"ms" default:"1ms" help:"h"`
+		List   []string      `ini:"list" default:"a,b" help:"h"`
+		Multi  []string      `ini:"multi" sep:"%," default:"" help:"h"`
 	} `ini:"S"`
 }
 
@@ -197,12 +197,12 @@ func TestKinds(t *testing.T) {
 		{"f64 = 0.25", func(c *kindsConf) any { return c.S.F64 }, 0.25},
 		{"dur = 1h30m", func(c *kindsConf) any { return c.S.Dur }, 90 * time.Minute},
 		{"dur = 0", func(c *kindsConf) any { return c.S.Dur }, time.Duration(0)},
-		{"sec = 3", func(c *kindsConf) any { return c.S.Sec }, 3 * time.Second},
-		{"sec = 1.5", func(c *kindsConf) any { return c.S.Sec }, 1500 * time.Millisecond},
-		{"sec = 2s", func(c *kindsConf) any { return c.S.Sec }, 2 * time.Second},
-		{"sec = 1500ms", func(c *kindsConf) any { return c.S.Sec }, 1500 * time.Millisecond},
-		{"milli = 500", func(c *kindsConf) any { return c.S.Milli }, 500 * time.Millisecond},
-		{"milli = 2s", func(c *kindsConf) any { return c.S.Milli }, 2 * time.Second},
+		{"sec = 3", func(c *kindsConf) any { return c.S.SUnit }, 3 * time.Second},
+		{"sec = 1.5", func(c *kindsConf) any { return c.S.SUnit }, 1500 * time.Millisecond},
+		{"sec = 2s", func(c *kindsConf) any { return c.S.SUnit }, 2 * time.Second},
+		{"sec = 1500ms", func(c *kindsConf) any { return c.S.SUnit }, 1500 * time.Millisecond},
+		{"milli = 500", func(c *kindsConf) any { return c.S.MsUnit }, 500 * time.Millisecond},
+		{"milli = 2s", func(c *kindsConf) any { return c.S.MsUnit }, 2 * time.Second},
 		{"list = x, y ,,z", func(c *kindsConf) any { return c.S.List }, []string{"x", "y", "z"}},
 		{"list = a%b", func(c *kindsConf) any { return c.S.List }, []string{"a%b"}},
 		{"list =", func(c *kindsConf) any { return c.S.List }, []string(nil)},

@@ -49,6 +49,9 @@ type Options struct {
 	StaleAfter time.Duration
 	// Logger gets state changes (loaded, stale, recovered). Default: discard.
 	Logger *slog.Logger
+	// PrevKV delivers each event with the key's previous value, for
+	// consumers that need the deleted value to know what a key meant.
+	PrevKV bool
 }
 
 // Status is a snapshot of the view's state, for metrics and readiness.
@@ -234,8 +237,12 @@ func (v *View) watchOnce(ctx context.Context) error {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	rev := v.revision.Load()
-	wch := v.cli.Watch(wctx, v.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1),
-		clientv3.WithProgressNotify(), clientv3.WithCreatedNotify())
+	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithRev(rev + 1),
+		clientv3.WithProgressNotify(), clientv3.WithCreatedNotify()}
+	if v.o.PrevKV {
+		opts = append(opts, clientv3.WithPrevKV())
+	}
+	wch := v.cli.Watch(wctx, v.prefix, opts...)
 
 	tick := time.NewTicker(v.o.ProgressInterval)
 	defer tick.Stop()

@@ -1,0 +1,44 @@
+package forward
+
+import (
+	"sync"
+
+	"github.com/miekg/dns"
+)
+
+// call is one question on the wire and, once done is closed, its outcome.
+// msg is shared by every waiter and the cache, so it is never modified.
+type call struct {
+	done chan struct{}
+	msg  *dns.Msg
+	err  error
+}
+
+// flightGroup makes concurrent misses for the same key share one query.
+type flightGroup struct {
+	mu    sync.Mutex
+	calls map[key]*call
+}
+
+// join returns the call for k, creating it when none is in flight; leader
+// is true for the caller that must run it.
+func (g *flightGroup) join(k key) (c *call, leader bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c, ok := g.calls[k]; ok {
+		return c, false
+	}
+	if g.calls == nil {
+		g.calls = map[key]*call{}
+	}
+	c = &call{done: make(chan struct{})}
+	g.calls[k] = c
+	return c, true
+}
+
+// leave ends the flight for k: later misses start a new query.
+func (g *flightGroup) leave(k key) {
+	g.mu.Lock()
+	delete(g.calls, k)
+	g.mu.Unlock()
+}

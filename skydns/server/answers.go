@@ -1,0 +1,244 @@
+package server
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/skydns/skydns/internal/policy"
+	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/skydns/selector"
+	"github.com/skydns/skydns/skydns/zone"
+)
+
+// addresses answers A or AAAA from node: health filter, all-down policy,
+// selection, cap.
+func (h *Handler) addresses(q *query, z *zone.Zone, owner string, node *zone.Node, qtype uint16) {
+	all := node.V4()
+	if qtype == dns.TypeAAAA {
+		all = node.V6()
+	}
+	if len(all) == 0 {
+		return
+	}
+	pol := h.store.Policy(node.Name)
+	var buf [16]zone.Addr
+	healthy := h.store.Healthy(buf[:0], all, h.cfg.ServeUnchecked)
+	if len(healthy) == 0 {
+		action := h.cfg.DefaultAllDown
+		if pol != nil && pol.AllDown != policy.AllDownDefault {
+			action = pol.AllDown
+		}
+		h.metrics.allDown(action)
+		switch action {
+		case policy.AllDownNone:
+			return
+		case policy.AllDownServfail:
+			q.resp.Rcode = dns.RcodeServerFailure
+			return
+		case policy.AllDownFallback:
+			healthy = fallback(buf[:0], pol, qtype == dns.TypeA)
+		default: // all: fail open, as if nothing had been checked
+			healthy = all
+		}
+		if len(healthy) == 0 {
+			return
+		}
+	}
+
+	mode := h.cfg.DefaultMode
+	if pol != nil && pol.Mode != policy.ModeDefault {
+		mode = pol.Mode
+	}
+	q.mode = mode
+	var out [16]zone.Addr
+	chosen := out[:0]
+	switch mode {
+	case policy.ModeRandom:
+		chosen = append(chosen, selector.Random(healthy))
+	case policy.ModeWeighted:
+		chosen = append(chosen, selector.Weighted(healthy))
+	case policy.ModePriority:
+		var best [16]zone.Addr
+		chosen = selector.Rotate(chosen, selector.Priority(best[:0], healthy), h.rotor.Add(1))
+	case policy.ModeHoldOne:
+		chosen = append(chosen, selector.HoldOne(healthy, h.clientKey(q)))
+	default:
+		chosen = selector.Rotate(chosen, healthy, h.rotor.Add(1))
+	}
+	limit := h.cfg.MaxAnswers
+	if pol != nil && pol.MaxAnswers > 0 {
+		limit = pol.MaxAnswers
+	}
+	if limit > 0 && len(chosen) > limit {
+		chosen = chosen[:limit]
+	}
+	for _, a := range chosen {
+		ttl := h.ttl(a.TTL)
+		if pol != nil && pol.TTL > 0 {
+			ttl = pol.TTL
+		}
+		q.resp.Answer = append(q.resp.Answer, addrRR(owner, a.IP, min(ttl, h.cfg.HealthTTLCap)))
+	}
+}
+
+func fallback(dst []zone.Addr, pol *policy.Policy, v4 bool) []zone.Addr {
+	for _, ip := range pol.FallbackIPs() {
+		if ip.Is4() == v4 {
+			dst = append(dst, zone.Addr{IP: ip, Hash: zone.IPHash(ip)})
+		}
+	}
+	return dst
+}
+
+func addrRR(owner string, ip netip.Addr, ttl uint32) dns.RR {
+	if ip.Is4() {
+		b := ip.As4()
+		return &dns.A{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: ttl}, A: net.IP(b[:])}
+	}
+	b := ip.As16()
+	return &dns.AAAA{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: ttl}, AAAA: net.IP(b[:])}
+}
+
+// others answers the non-address types, with glue for the targets that
+// are in the zones.
+func (h *Handler) others(q *query, z *zone.Zone, owner string, node *zone.Node, qtype uint16) {
+	resp := q.resp
+	hdr := func(t uint16, ttl uint32) dns.RR_Header {
+		return dns.RR_Header{Name: owner, Rrtype: t, Class: dns.ClassINET, Ttl: h.ttl(ttl)}
+	}
+	var targets []string
+	switch qtype {
+	case dns.TypeCNAME:
+		if c, ok := node.CNAME(); ok {
+			resp.Answer = append(resp.Answer, &dns.CNAME{Hdr: hdr(dns.TypeCNAME, c.TTL), Target: c.Host})
+		}
+	case dns.TypeTXT:
+		for _, e := range node.Of(record.TypeTXT) {
+			resp.Answer = append(resp.Answer, &dns.TXT{Hdr: hdr(dns.TypeTXT, e.Rec.TTL), Txt: splitTXT(e.Rec.Text)})
+		}
+	case dns.TypeMX:
+		for _, e := range node.Of(record.TypeMX) {
+			resp.Answer = append(resp.Answer, &dns.MX{Hdr: hdr(dns.TypeMX, e.Rec.TTL), Preference: uint16(e.Rec.Priority), Mx: e.Rec.Host})
+			targets = append(targets, e.Rec.Host)
+		}
+	case dns.TypeNS:
+		for _, e := range node.Of(record.TypeNS) {
+			resp.Answer = append(resp.Answer, &dns.NS{Hdr: hdr(dns.TypeNS, e.Rec.TTL), Ns: e.Rec.Host})
+			targets = append(targets, e.Rec.Host)
+		}
+	case dns.TypeSRV:
+		for _, e := range node.Of(record.TypeSRV) {
+			resp.Answer = append(resp.Answer, &dns.SRV{Hdr: hdr(dns.TypeSRV, e.Rec.TTL),
+				Priority: uint16(e.Rec.Priority), Weight: uint16(e.Rec.Weight), Port: uint16(e.Rec.Port), Target: e.Rec.Host})
+			targets = append(targets, e.Rec.Host)
+		}
+		// Address records that carry a port (the original API's SRV form)
+		// make the name itself a target, at each healthy address's port.
+		var buf [16]zone.Addr
+		ported := false
+		for _, a := range h.store.Healthy(buf[:0], node.Addrs, h.cfg.ServeUnchecked) {
+			if a.Port == 0 {
+				continue
+			}
+			resp.Answer = append(resp.Answer, &dns.SRV{Hdr: hdr(dns.TypeSRV, a.TTL),
+				Priority: a.Priority, Weight: a.Weight, Port: a.Port, Target: node.Name})
+			ported = true
+		}
+		if ported {
+			targets = append(targets, node.Name)
+		}
+	}
+	for _, t := range targets {
+		h.glue(q, t)
+	}
+}
+
+// glue adds the healthy addresses of an in-zone target to the additional
+// section, so the client needs no second query.
+func (h *Handler) glue(q *query, target string) {
+	name := strings.ToLower(target)
+	tz := h.store.ZoneOf(name)
+	if tz == nil {
+		return
+	}
+	n, _ := tz.Lookup(name)
+	if n == nil {
+		return
+	}
+	var buf [16]zone.Addr
+	for _, a := range h.store.Healthy(buf[:0], n.Addrs, h.cfg.ServeUnchecked) {
+		q.resp.Extra = append(q.resp.Extra, addrRR(target, a.IP, min(h.ttl(a.TTL), h.cfg.HealthTTLCap)))
+	}
+}
+
+// splitTXT cuts text into the 255-octet strings a TXT record holds.
+func splitTXT(s string) []string {
+	var out []string
+	for len(s) > 255 {
+		out = append(out, s[:255])
+		s = s[255:]
+	}
+	return append(out, s)
+}
+
+// reverse answers PTR for an IP that the zones serve.
+func (h *Handler) reverse(qname string, qtype uint16) ([]dns.RR, bool) {
+	if qtype != dns.TypePTR && qtype != dns.TypeANY {
+		return nil, false
+	}
+	ip, ok := ptrIP(qname)
+	if !ok {
+		return nil, false
+	}
+	names := h.store.NamesOf(ip)
+	if len(names) == 0 {
+		return nil, false
+	}
+	rrs := make([]dns.RR, 0, len(names))
+	for _, n := range names {
+		rrs = append(rrs, &dns.PTR{Hdr: dns.RR_Header{Name: qname, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: h.cfg.TTL}, Ptr: n})
+	}
+	return rrs, true
+}
+
+// ptrIP reads the IP of an in-addr.arpa or ip6.arpa name.
+func ptrIP(name string) (netip.Addr, bool) {
+	if rest, ok := strings.CutSuffix(name, ".in-addr.arpa."); ok {
+		labels := strings.Split(rest, ".")
+		if len(labels) != 4 {
+			return netip.Addr{}, false
+		}
+		for i, j := 0, len(labels)-1; i < j; i, j = i+1, j-1 {
+			labels[i], labels[j] = labels[j], labels[i]
+		}
+		ip, err := netip.ParseAddr(strings.Join(labels, "."))
+		return ip, err == nil
+	}
+	if rest, ok := strings.CutSuffix(name, ".ip6.arpa."); ok {
+		labels := strings.Split(rest, ".")
+		if len(labels) != 32 {
+			return netip.Addr{}, false
+		}
+		var b [16]byte
+		for i, l := range labels {
+			if len(l) != 1 {
+				return netip.Addr{}, false
+			}
+			v := strings.IndexByte("0123456789abcdef", l[0])
+			if v < 0 {
+				return netip.Addr{}, false
+			}
+			pos := 31 - i
+			if pos%2 == 0 {
+				b[pos/2] |= byte(v) << 4
+			} else {
+				b[pos/2] |= byte(v)
+			}
+		}
+		return netip.AddrFrom16(b), true
+	}
+	return netip.Addr{}, false
+}

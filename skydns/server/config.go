@@ -1,0 +1,67 @@
+// Package server answers DNS queries: from the zone store for the served
+// zones, with health filtering and selection, and through a forwarder for
+// other names when the client may recurse.
+package server
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/skydns/skydns/internal/policy"
+)
+
+// Config is the answering behaviour; the daemon fills it from skydns.conf.
+type Config struct {
+	TTL          uint32 // records that set none
+	HealthTTLCap uint32 // most TTL of an address answer, so clients see health changes soon
+	NegativeTTL  uint32 // NXDOMAIN/NODATA, the SOA minimum
+	// ServeUnchecked serves IPs that have no health status yet.
+	ServeUnchecked bool
+	DefaultMode    policy.Mode    // when a name's policy sets none
+	DefaultAllDown policy.AllDown // when a name's policy sets none
+	MaxAnswers     int            // 0: no cap
+	// ClientMaskV4 and ClientMaskV6 group clients for hold-one (32 and 128:
+	// each address on its own; 0 would put every client in one group).
+	ClientMaskV4 int
+	ClientMaskV6 int
+	// AllowRecursion lists the client networks that may use the forwarder.
+	AllowRecursion []netip.Prefix
+	// Forwarder resolves names outside the zones; nil: none.
+	Forwarder Resolver
+	// ForwardTimeout bounds one forwarded query.
+	ForwardTimeout time.Duration
+	// MaxUDPSize is the EDNS0 payload size advertised and the most sent
+	// over UDP. Default 1232 (no IP fragmentation on common paths).
+	MaxUDPSize uint16
+}
+
+// Resolver answers a query for a name outside the zones.
+type Resolver interface {
+	Resolve(ctx context.Context, req *dns.Msg) (*dns.Msg, error)
+}
+
+const (
+	defaultMaxUDP = 1232
+	maxCNAMEDepth = 8
+)
+
+func (c *Config) setDefaults() {
+	if c.TTL == 0 {
+		c.TTL = 30
+	}
+	if c.MaxUDPSize == 0 {
+		c.MaxUDPSize = defaultMaxUDP
+	}
+	if c.DefaultMode == policy.ModeDefault {
+		c.DefaultMode = policy.ModeAll
+	}
+	if c.DefaultAllDown == policy.AllDownDefault {
+		c.DefaultAllDown = policy.AllDownAll
+	}
+	if c.ForwardTimeout == 0 {
+		c.ForwardTimeout = 2 * time.Second
+	}
+}

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+)
+
+// TopNames counts queries per name for the stats API, with bounded memory:
+// once it holds max names, queries for new names count only in Other. The
+// names an operator asks about (the busiest) are seen early and kept.
+type TopNames struct {
+	mu    sync.Mutex
+	max   int
+	count map[string]uint64
+	other uint64
+	total uint64
+}
+
+// NameCount is one row of Top.
+type NameCount struct {
+	Name  string `json:"name"`
+	Count uint64 `json:"count"`
+}
+
+// NewTopNames returns a counter that tracks up to max names.
+func NewTopNames(max int) *TopNames {
+	return &TopNames{max: max, count: make(map[string]uint64)}
+}
+
+// Add counts one query for name.
+func (t *TopNames) Add(name string) {
+	t.mu.Lock()
+	t.total++
+	if _, ok := t.count[name]; ok || len(t.count) < t.max {
+		t.count[name]++
+	} else {
+		t.other++
+	}
+	t.mu.Unlock()
+}
+
+// Top returns the n most queried names, most first.
+func (t *TopNames) Top(n int) []NameCount {
+	t.mu.Lock()
+	rows := make([]NameCount, 0, len(t.count))
+	for name, c := range t.count {
+		rows = append(rows, NameCount{name, c})
+	}
+	t.mu.Unlock()
+	slices.SortFunc(rows, func(a, b NameCount) int {
+		if c := cmp.Compare(b.Count, a.Count); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	return rows[:min(n, len(rows))]
+}
+
+// Totals returns all queries counted, those for untracked names, and the
+// number of names tracked.
+func (t *TopNames) Totals() (total, other uint64, names int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.total, t.other, len(t.count)
+}

@@ -1,0 +1,119 @@
+// Package stats is the DNS server's HTTP side (the original's statsServer):
+// Prometheus /metrics, /healthz, /readyz, and the token-protected stats API
+// operators know, /skydns/stats and /skydns/stats/top/{N}.
+package stats
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/skydns/skydns/skydns/server"
+	"github.com/skydns/skydns/skydns/zone"
+)
+
+// Options configure the handler.
+type Options struct {
+	Gatherer prometheus.Gatherer
+	Store    *zone.Store
+	Metrics  *server.Metrics
+	// Token guards the stats API; empty refuses it (403).
+	Token string
+	Start time.Time
+}
+
+// Handler returns the HTTP routes.
+func Handler(o Options) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		st := o.Store.Status()
+		body := map[string]any{"ready": st.Loaded, "stale": st.Stale, "revision": st.Revision}
+		if !st.LastSync.IsZero() {
+			body["last_sync"] = st.LastSync.UTC().Format(time.RFC3339Nano)
+		}
+		code := http.StatusOK
+		if !st.Loaded {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, body)
+	})
+	mux.Handle("GET /skydns/stats", o.auth(http.HandlerFunc(o.summary)))
+	mux.Handle("GET /skydns/stats/top/{n}", o.auth(http.HandlerFunc(o.top)))
+	return mux
+}
+
+func (o Options) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.Token == "" {
+			writeError(w, http.StatusForbidden, "the stats API is off: set statsServerAuthToken in [Stats]")
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			got = r.URL.Query().Get("token") // old clients put it in the URL
+		}
+		if subtle.ConstantTimeCompare([]byte(got), []byte(o.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="skydns"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (o Options) summary(w http.ResponseWriter, r *http.Request) {
+	total, other, tracked := o.Metrics.Top.Totals()
+	names := 0
+	zones := []string{}
+	for _, z := range o.Store.Zones() {
+		names += z.Len()
+		zones = append(zones, z.Origin)
+	}
+	ips, down := o.Store.HealthCount()
+	st := o.Store.Status()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"requests":            total,
+		"names_tracked":       tracked,
+		"requests_other":      other,
+		"zones":               zones,
+		"names":               names,
+		"health_ips":          ips,
+		"health_down":         down,
+		"etcd_revision":       st.Revision,
+		"etcd_stale":          st.Stale,
+		"uptime_seconds":      int64(time.Since(o.Start).Seconds()),
+		"etcd_reloads":        st.Reloads,
+		"etcd_watch_restarts": st.Restarts,
+	})
+}
+
+func (o Options) top(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n < 1 || n > 10000 {
+		writeError(w, http.StatusBadRequest, "N must be a number from 1 to 10000")
+		return
+	}
+	writeJSON(w, http.StatusOK, o.Metrics.Top.Top(n))
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}

@@ -1,0 +1,330 @@
+package zone
+
+import (
+	"context"
+	"iter"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/skydns/skydns/internal/etcdview"
+	"github.com/skydns/skydns/internal/health"
+	"github.com/skydns/skydns/internal/policy"
+	"github.com/skydns/skydns/internal/record"
+)
+
+// Options configure a Store.
+type Options struct {
+	Prefix     string   // etcd prefix of records and policies, e.g. /skydns
+	Zones      []string // served zones
+	StatusPath string   // e.g. /skydns/monitor/status/
+	Logger     *slog.Logger
+	// View tunes the etcd views (tests shorten the progress interval).
+	View etcdview.Options
+}
+
+// Store is the server's whole in-memory state.
+type Store struct {
+	prefix     string
+	statusPath string
+	zones      []*Zone // longest origin first, so the first match is the most specific
+	log        *slog.Logger
+	viewOpts   etcdview.Options
+
+	hmu    sync.RWMutex
+	health map[netip.Addr]health.State
+
+	pmu      sync.RWMutex
+	policies map[string]*policy.Policy
+
+	// generation moves on every change of any kind: whatever is derived
+	// from the store (packed answers) is valid for one generation.
+	generation atomic.Uint64
+
+	views  []*etcdview.View
+	loaded atomic.Bool
+}
+
+// New returns an empty store for the given zones. Run fills it.
+func New(o Options) *Store {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		prefix: strings.TrimRight(o.Prefix, "/"), statusPath: o.StatusPath,
+		log: o.Logger, viewOpts: o.View,
+		health: map[netip.Addr]health.State{}, policies: map[string]*policy.Policy{},
+	}
+	for _, origin := range o.Zones {
+		origin = strings.ToLower(dnsFQDN(origin))
+		s.zones = append(s.zones, &Zone{
+			Origin: origin, store: s, path: record.NamePath(s.prefix, origin),
+			names: map[string]*Node{}, ents: map[string]int32{}, ptr: map[netip.Addr][]string{},
+		})
+	}
+	slices.SortFunc(s.zones, func(a, b *Zone) int { return len(b.Origin) - len(a.Origin) })
+	return s
+}
+
+func dnsFQDN(s string) string {
+	if strings.HasSuffix(s, ".") {
+		return s
+	}
+	return s + "."
+}
+
+// Zones returns the served zones, most specific first.
+func (s *Store) Zones() []*Zone { return s.zones }
+
+// ZoneOf returns the most specific zone that name (lower case, fully
+// qualified) is in, or nil.
+func (s *Store) ZoneOf(name string) *Zone {
+	for _, z := range s.zones {
+		if record.IsSubdomain(name, z.Origin) {
+			return z
+		}
+	}
+	return nil
+}
+
+// NamesOf returns the names that hold ip, in every zone.
+func (s *Store) NamesOf(ip netip.Addr) []string {
+	var names []string
+	for _, z := range s.zones {
+		names = append(names, z.NamesOf(ip)...)
+	}
+	return names
+}
+
+// State is the health of ip.
+func (s *Store) State(ip netip.Addr) health.State {
+	s.hmu.RLock()
+	st := s.health[ip]
+	s.hmu.RUnlock()
+	return st
+}
+
+// Healthy appends to dst the addresses of as that may be served: UP, or not
+// checked yet when serveUnknown. One lock for the whole set.
+func (s *Store) Healthy(dst, as []Addr, serveUnknown bool) []Addr {
+	s.hmu.RLock()
+	for _, a := range as {
+		switch s.health[a.IP] {
+		case health.Up:
+			dst = append(dst, a)
+		case health.Unknown:
+			if serveUnknown {
+				dst = append(dst, a)
+			}
+		}
+	}
+	s.hmu.RUnlock()
+	return dst
+}
+
+// Policy returns the policy of name, or nil for the defaults.
+func (s *Store) Policy(name string) *policy.Policy {
+	s.pmu.RLock()
+	p := s.policies[name]
+	s.pmu.RUnlock()
+	return p
+}
+
+// Generation changes whenever anything in the store does.
+func (s *Store) Generation() uint64 { return s.generation.Load() }
+
+func (s *Store) changed() { s.generation.Add(1) }
+
+// HealthCount returns how many IPs have a status, and how many are down.
+func (s *Store) HealthCount() (total, down int) {
+	s.hmu.RLock()
+	defer s.hmu.RUnlock()
+	for _, st := range s.health {
+		if st == health.Down {
+			down++
+		}
+	}
+	return len(s.health), down
+}
+
+// Start begins keeping the store in step with etcd, until ctx ends; wait
+// returns once everything has stopped. Call it once.
+func (s *Store) Start(ctx context.Context, cli *clientv3.Client) (wait func()) {
+	o := s.viewOpts
+	o.Logger = s.log
+	var wg sync.WaitGroup
+	start := func(prefix string, h etcdview.Handler, o etcdview.Options) {
+		v := etcdview.New(cli, prefix, h, o)
+		s.views = append(s.views, v)
+		wg.Go(func() { v.Run(ctx) })
+	}
+	withPrev := o
+	withPrev.PrevKV = true
+	for _, z := range s.zones {
+		start(z.path, recordsHandler{z: z, log: s.log}, withPrev)
+	}
+	start(policy.Prefix(s.prefix), policyHandler{s}, withPrev)
+	start(s.statusPath, healthHandler{s}, o)
+	wg.Go(func() {
+		if s.Ready(ctx) {
+			s.loaded.Store(true)
+			s.log.Info("zones, health and policies loaded from etcd")
+		}
+	})
+	return wg.Wait
+}
+
+// Loaded reports whether every view has loaded once; before that the
+// store knows nothing, and an empty answer would be a wrong one.
+func (s *Store) Loaded() bool { return s.loaded.Load() }
+
+// Ready is closed when every view has loaded once.
+func (s *Store) Ready(ctx context.Context) bool {
+	for _, v := range s.views {
+		select {
+		case <-v.Ready():
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// Status summarises the views: loaded (all), stale (any), the lowest
+// revision and the oldest sync.
+type Status struct {
+	Loaded   bool
+	Stale    bool
+	Revision int64
+	LastSync time.Time
+	Reloads  int64
+	Restarts int64
+}
+
+// Status reports the state of the etcd views, for metrics and /readyz.
+func (s *Store) Status() Status {
+	st := Status{Loaded: len(s.views) > 0}
+	for i, v := range s.views {
+		vs := v.Status()
+		st.Loaded = st.Loaded && vs.Loaded
+		st.Stale = st.Stale || vs.Stale
+		if i == 0 || vs.Revision < st.Revision {
+			st.Revision = vs.Revision
+		}
+		if i == 0 || vs.LastSync.Before(st.LastSync) {
+			st.LastSync = vs.LastSync
+		}
+		st.Reloads += vs.Reloads
+		st.Restarts += vs.Restarts
+	}
+	return st
+}
+
+// healthHandler feeds the health map from the status keys.
+type healthHandler struct{ s *Store }
+
+func (h healthHandler) parse(key, value []byte) (netip.Addr, health.State, bool) {
+	ip, err := health.ParseKey(h.s.statusPath, string(key))
+	if err != nil {
+		return ip, health.Unknown, false
+	}
+	st, err := health.Decode(value)
+	if err != nil {
+		h.s.log.Warn("health status ignored: bad value", "key", string(key), "err", err)
+		return ip, health.Unknown, true
+	}
+	state, _ := st.State()
+	return ip, state, true
+}
+
+func (h healthHandler) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
+	m := make(map[netip.Addr]health.State)
+	for kv, err := range kvs {
+		if err != nil {
+			return err
+		}
+		if ip, st, ok := h.parse(kv.Key, kv.Value); ok && st != health.Unknown {
+			m[ip] = st
+		}
+	}
+	h.s.hmu.Lock()
+	h.s.health = m
+	h.s.hmu.Unlock()
+	h.s.changed()
+	h.s.log.Info("health loaded", "ips", len(m), "revision", rev)
+	return nil
+}
+
+func (h healthHandler) Apply(rev int64, events []*clientv3.Event) {
+	h.s.hmu.Lock()
+	for _, ev := range events {
+		ip, st, ok := h.parse(ev.Kv.Key, ev.Kv.Value)
+		if !ok {
+			continue
+		}
+		if ev.Type == clientv3.EventTypeDelete || st == health.Unknown {
+			delete(h.s.health, ip)
+		} else {
+			h.s.health[ip] = st
+		}
+	}
+	h.s.hmu.Unlock()
+	h.s.changed()
+}
+
+// policyHandler feeds the per-name policies.
+type policyHandler struct{ s *Store }
+
+func (h policyHandler) parse(key, value []byte) (string, *policy.Policy, bool) {
+	name, err := policy.ParseKey(h.s.prefix, string(key))
+	if err != nil {
+		return "", nil, false
+	}
+	p, err := policy.Decode(value)
+	if err != nil {
+		h.s.log.Warn("policy ignored: bad value", "key", string(key), "err", err)
+		return name, nil, true
+	}
+	return name, &p, true
+}
+
+func (h policyHandler) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
+	m := make(map[string]*policy.Policy)
+	for kv, err := range kvs {
+		if err != nil {
+			return err
+		}
+		if name, p, ok := h.parse(kv.Key, kv.Value); ok && p != nil {
+			m[name] = p
+		}
+	}
+	h.s.pmu.Lock()
+	h.s.policies = m
+	h.s.pmu.Unlock()
+	h.s.changed()
+	return nil
+}
+
+func (h policyHandler) Apply(rev int64, events []*clientv3.Event) {
+	h.s.pmu.Lock()
+	for _, ev := range events {
+		name, p, ok := h.parse(ev.Kv.Key, ev.Kv.Value)
+		if !ok {
+			continue
+		}
+		if ev.Type == clientv3.EventTypeDelete || p == nil {
+			delete(h.s.policies, name)
+		} else {
+			h.s.policies[name] = p
+		}
+	}
+	h.s.pmu.Unlock()
+	h.s.changed()
+}
