@@ -13,17 +13,41 @@ import (
 	"github.com/skydns/skydns/skydns/zone"
 )
 
-// addresses answers A or AAAA from node: health filter, all-down policy,
-// selection, cap.
-func (h *Handler) addresses(q *query, z *zone.Zone, owner string, node *zone.Node, qtype uint16) {
+// client identifies who asks, for hold-one: its EDNS client subnet if it
+// sent one, else its address.
+type client struct {
+	addr    netip.Addr
+	ecs     netip.Addr
+	ecsBits int
+	hasECS  bool
+}
+
+// key is the rendezvous key of the client: the subnet it sent, else its
+// address masked per config.
+func (h *Handler) key(c client) uint64 {
+	if c.hasECS {
+		return selector.ClientHash(c.ecs, c.ecsBits)
+	}
+	bits := h.cfg.ClientMaskV6
+	if c.addr.Is4() {
+		bits = h.cfg.ClientMaskV4
+	}
+	return selector.ClientHash(c.addr, bits)
+}
+
+// pick is the one place that decides an address answer, for the reference
+// path and the fast path alike: health filter, all-down action, selection
+// and cap. It appends the chosen addresses to out. rcode is SERVFAIL when
+// the all-down action says so; an empty result with success is NODATA.
+func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (chosen []zone.Addr, pol *policy.Policy, mode policy.Mode, rcode int) {
 	all := node.V4()
-	if qtype == dns.TypeAAAA {
+	if v6 {
 		all = node.V6()
 	}
 	if len(all) == 0 {
-		return
+		return out, nil, policy.ModeDefault, dns.RcodeSuccess
 	}
-	pol := h.store.Policy(node.Name)
+	pol = h.store.Policy(node.Name)
 	var buf [16]zone.Addr
 	healthy := h.store.Healthy(buf[:0], all, h.cfg.ServeUnchecked)
 	if len(healthy) == 0 {
@@ -34,27 +58,24 @@ func (h *Handler) addresses(q *query, z *zone.Zone, owner string, node *zone.Nod
 		h.metrics.allDown(action)
 		switch action {
 		case policy.AllDownNone:
-			return
+			return out, pol, policy.ModeDefault, dns.RcodeSuccess
 		case policy.AllDownServfail:
-			q.resp.Rcode = dns.RcodeServerFailure
-			return
+			return out, pol, policy.ModeDefault, dns.RcodeServerFailure
 		case policy.AllDownFallback:
-			healthy = fallback(buf[:0], pol, qtype == dns.TypeA)
+			healthy = fallback(buf[:0], pol, !v6)
 		default: // all: fail open, as if nothing had been checked
 			healthy = all
 		}
 		if len(healthy) == 0 {
-			return
+			return out, pol, policy.ModeDefault, dns.RcodeSuccess
 		}
 	}
 
-	mode := h.cfg.DefaultMode
+	mode = h.cfg.DefaultMode
 	if pol != nil && pol.Mode != policy.ModeDefault {
 		mode = pol.Mode
 	}
-	q.mode = mode
-	var out [16]zone.Addr
-	chosen := out[:0]
+	chosen = out
 	switch mode {
 	case policy.ModeRandom:
 		chosen = append(chosen, selector.Random(healthy))
@@ -64,7 +85,7 @@ func (h *Handler) addresses(q *query, z *zone.Zone, owner string, node *zone.Nod
 		var best [16]zone.Addr
 		chosen = selector.Rotate(chosen, selector.Priority(best[:0], healthy), h.rotor.Add(1))
 	case policy.ModeHoldOne:
-		chosen = append(chosen, selector.HoldOne(healthy, h.clientKey(q)))
+		chosen = append(chosen, selector.HoldOne(healthy, h.key(c)))
 	default:
 		chosen = selector.Rotate(chosen, healthy, h.rotor.Add(1))
 	}
@@ -75,12 +96,30 @@ func (h *Handler) addresses(q *query, z *zone.Zone, owner string, node *zone.Nod
 	if limit > 0 && len(chosen) > limit {
 		chosen = chosen[:limit]
 	}
+	return chosen, pol, mode, dns.RcodeSuccess
+}
+
+// addrTTL is the TTL of a chosen address: the record's (or the default),
+// the policy's if it sets one, never above the health cap.
+func (h *Handler) addrTTL(a zone.Addr, pol *policy.Policy) uint32 {
+	ttl := h.ttl(a.TTL)
+	if pol != nil && pol.TTL > 0 {
+		ttl = pol.TTL
+	}
+	return min(ttl, h.cfg.HealthTTLCap)
+}
+
+// addresses answers A or AAAA from node.
+func (h *Handler) addresses(q *query, owner string, node *zone.Node, qtype uint16) {
+	var out [16]zone.Addr
+	chosen, pol, mode, rcode := h.pick(out[:0], node, qtype == dns.TypeAAAA, q.who())
+	q.mode = mode
+	if rcode != dns.RcodeSuccess {
+		q.resp.Rcode = rcode
+		return
+	}
 	for _, a := range chosen {
-		ttl := h.ttl(a.TTL)
-		if pol != nil && pol.TTL > 0 {
-			ttl = pol.TTL
-		}
-		q.resp.Answer = append(q.resp.Answer, addrRR(owner, a.IP, min(ttl, h.cfg.HealthTTLCap)))
+		q.resp.Answer = append(q.resp.Answer, addrRR(owner, a.IP, h.addrTTL(a, pol)))
 	}
 }
 

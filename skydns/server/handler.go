@@ -11,7 +11,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/skydns/skydns/internal/policy"
-	"github.com/skydns/skydns/skydns/selector"
 	"github.com/skydns/skydns/skydns/zone"
 )
 
@@ -203,7 +202,7 @@ func (h *Handler) resolve(q *query, z *zone.Zone, owner, qname string, qtype uin
 	if node != nil {
 		switch qtype {
 		case dns.TypeA, dns.TypeAAAA:
-			h.addresses(q, z, owner, node, qtype)
+			h.addresses(q, owner, node, qtype)
 			if resp.Rcode != dns.RcodeSuccess {
 				return
 			}
@@ -335,17 +334,13 @@ func (h *Handler) defaultNS(z *zone.Zone) dns.RR {
 	}
 }
 
-// clientKey is the rendezvous key of the client for hold-one: its EDNS
-// client subnet when it sent one, else its address masked per config.
-func (h *Handler) clientKey(q *query) uint64 {
+// who is the client as hold-one sees it.
+func (q *query) who() client {
+	c := client{addr: q.client}
 	if e := q.ecs; e != nil {
 		if a, ok := netip.AddrFromSlice(e.Address); ok {
-			return selector.ClientHash(a, int(e.SourceNetmask))
+			c.ecs, c.ecsBits, c.hasECS = a.Unmap(), int(e.SourceNetmask), true
 		}
 	}
-	bits := h.cfg.ClientMaskV6
-	if q.client.Is4() {
-		bits = h.cfg.ClientMaskV4
-	}
-	return selector.ClientHash(q.client, bits)
+	return c
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/miekg/dns"
@@ -12,29 +13,32 @@ import (
 
 // Listener serves DNS on one address over UDP and TCP.
 type Listener struct {
-	udp, tcp *dns.Server
-	addr     string
-	errc     chan error
+	udp  *udpServer
+	tcp  *dns.Server
+	addr string
+	errc chan error
 }
 
 // Listen binds UDP and TCP on addr (port 0: the same free port for both)
-// and starts serving h.
-func Listen(addr string, h dns.Handler) (*Listener, error) {
-	var pc net.PacketConn
+// and starts serving h, with one UDP socket per CPU the process may use.
+func Listen(addr string, h *Handler) (*Listener, error) {
+	var conns []*net.UDPConn
 	var ln net.Listener
 	var err error
 	// With port 0 the kernel picks the UDP port; TCP must get the same one,
 	// which another process may hold: try a few times.
 	for range 20 {
-		pc, err = net.ListenPacket("udp", addr)
+		conns, err = listenUDP(addr, runtime.GOMAXPROCS(0))
 		if err != nil {
 			return nil, fmt.Errorf("dns: listen udp %s: %w", addr, err)
 		}
-		ln, err = net.Listen("tcp", pc.LocalAddr().String())
+		ln, err = net.Listen("tcp", conns[0].LocalAddr().String())
 		if err == nil {
 			break
 		}
-		pc.Close()
+		for _, c := range conns {
+			c.Close()
+		}
 		if _, port, _ := net.SplitHostPort(addr); port != "0" {
 			return nil, fmt.Errorf("dns: listen tcp %s: %w", addr, err)
 		}
@@ -42,21 +46,18 @@ func Listen(addr string, h dns.Handler) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dns: listen tcp %s: %w", addr, err)
 	}
-	l := &Listener{addr: pc.LocalAddr().String(), errc: make(chan error, 2)}
-	l.udp = &dns.Server{PacketConn: pc, Handler: h, UDPSize: 65535}
+	l := &Listener{addr: conns[0].LocalAddr().String(), errc: make(chan error, 1)}
+	l.udp = newUDPServer(h, conns)
+	l.udp.start()
 	l.tcp = &dns.Server{Listener: ln, Handler: h, IdleTimeout: func() time.Duration { return 10 * time.Second }}
-	started := make(chan struct{}, 2)
-	l.udp.NotifyStartedFunc = func() { started <- struct{}{} }
+	started := make(chan struct{}, 1)
 	l.tcp.NotifyStartedFunc = func() { started <- struct{}{} }
-	go func() { l.errc <- l.udp.ActivateAndServe() }()
 	go func() { l.errc <- l.tcp.ActivateAndServe() }()
-	for range 2 {
-		select {
-		case <-started:
-		case err := <-l.errc:
-			l.Shutdown(context.Background())
-			return nil, fmt.Errorf("dns: serve %s: %w", addr, err)
-		}
+	select {
+	case <-started:
+	case err := <-l.errc:
+		l.Shutdown(context.Background())
+		return nil, fmt.Errorf("dns: serve %s: %w", addr, err)
 	}
 	return l, nil
 }
@@ -66,5 +67,13 @@ func (l *Listener) Addr() string { return l.addr }
 
 // Shutdown stops accepting queries and waits for those in flight, up to ctx.
 func (l *Listener) Shutdown(ctx context.Context) error {
-	return errors.Join(l.udp.ShutdownContext(ctx), l.tcp.ShutdownContext(ctx))
+	err := l.tcp.ShutdownContext(ctx)
+	done := make(chan struct{})
+	go func() { l.udp.shutdown(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, ctx.Err())
+	}
+	return err
 }

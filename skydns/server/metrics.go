@@ -22,7 +22,8 @@ type Metrics struct {
 	forwardErrors prometheus.Counter
 	writeErrors   prometheus.Counter
 	// Top counts queries per name for /skydns/stats/top.
-	Top *TopNames
+	Top  *TopNames
+	fast fastCounters
 }
 
 // NewMetrics registers the metrics with reg (nil: a private registry, for
@@ -60,6 +61,7 @@ func NewMetrics(reg prometheus.Registerer, store *zone.Store) *Metrics {
 	if store != nil {
 		registerStore(reg, store)
 	}
+	m.initFast()
 	return m
 }
 
@@ -128,3 +130,39 @@ func (m *Metrics) observe(req, resp *dns.Msg, q *query, d time.Duration) {
 }
 
 func (m *Metrics) allDown(action policy.AllDown) { m.allDowns.WithLabelValues(string(action)).Inc() }
+
+// fastCounters are the fast path's metric children, resolved once: a
+// label lookup per query would cost more than the answer.
+type fastCounters struct {
+	reqA, reqAAAA prometheus.Counter
+	noerror       prometheus.Counter
+	duration      prometheus.Observer
+	modes         map[policy.Mode]prometheus.Counter
+}
+
+func (m *Metrics) initFast() {
+	m.fast = fastCounters{
+		reqA:     m.requests.WithLabelValues("udp", "A"),
+		reqAAAA:  m.requests.WithLabelValues("udp", "AAAA"),
+		noerror:  m.responses.WithLabelValues("NOERROR"),
+		duration: m.duration.WithLabelValues("udp"),
+		modes:    map[policy.Mode]prometheus.Counter{},
+	}
+	for _, mode := range []policy.Mode{policy.ModeAll, policy.ModeRandom, policy.ModeWeighted, policy.ModePriority, policy.ModeHoldOne} {
+		m.fast.modes[mode] = m.selections.WithLabelValues(string(mode))
+	}
+}
+
+func (m *Metrics) observeFast(name string, qtype uint16, mode policy.Mode, d time.Duration) {
+	if qtype == dns.TypeA {
+		m.fast.reqA.Inc()
+	} else {
+		m.fast.reqAAAA.Inc()
+	}
+	m.fast.noerror.Inc()
+	m.fast.duration.Observe(d.Seconds())
+	if c := m.fast.modes[mode]; c != nil {
+		c.Inc()
+	}
+	m.Top.Add(name)
+}

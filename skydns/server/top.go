@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -10,9 +11,12 @@ import (
 // once it holds max names, queries for new names count only in Other. The
 // names an operator asks about (the busiest) are seen early and kept.
 type TopNames struct {
-	mu    sync.Mutex
-	max   int
-	count map[string]uint64
+	mu  sync.Mutex
+	max int
+	// count's values are pointers so that counting an existing name is a
+	// lookup, never an assignment: an assignment would store the caller's
+	// (possibly reused) string as the key.
+	count map[string]*uint64
 	other uint64
 	total uint64
 }
@@ -25,15 +29,19 @@ type NameCount struct {
 
 // NewTopNames returns a counter that tracks up to max names.
 func NewTopNames(max int) *TopNames {
-	return &TopNames{max: max, count: make(map[string]uint64)}
+	return &TopNames{max: max, count: make(map[string]*uint64)}
 }
 
-// Add counts one query for name.
+// Add counts one query for name. name may live in a reused buffer: it is
+// copied when it becomes a key.
 func (t *TopNames) Add(name string) {
 	t.mu.Lock()
 	t.total++
-	if _, ok := t.count[name]; ok || len(t.count) < t.max {
-		t.count[name]++
+	if c, ok := t.count[name]; ok {
+		*c++
+	} else if len(t.count) < t.max {
+		one := uint64(1)
+		t.count[strings.Clone(name)] = &one
 	} else {
 		t.other++
 	}
@@ -45,7 +53,7 @@ func (t *TopNames) Top(n int) []NameCount {
 	t.mu.Lock()
 	rows := make([]NameCount, 0, len(t.count))
 	for name, c := range t.count {
-		rows = append(rows, NameCount{name, c})
+		rows = append(rows, NameCount{name, *c})
 	}
 	t.mu.Unlock()
 	slices.SortFunc(rows, func(a, b NameCount) int {

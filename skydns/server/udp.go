@@ -1,0 +1,232 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+
+	"github.com/miekg/dns"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+)
+
+// batch is how many datagrams one system call reads or writes.
+const batch = 32
+
+// udpServer reads queries in batches (recvmmsg), answers the plain ones on
+// the fast path in the reading goroutine, and writes the answers in
+// batches (sendmmsg). Other queries go to ServeDNS in their own goroutine,
+// since one of them may wait on a forwarder.
+type udpServer struct {
+	h     *Handler
+	conns []*net.UDPConn
+	// pktinfo: bound to a wildcard address, replies must leave from the
+	// address each query came to, which the kernel tells per datagram.
+	pktinfo bool
+	wg      sync.WaitGroup
+	slow    sync.WaitGroup
+}
+
+// listenUDP opens n sockets on addr with SO_REUSEPORT, so that the kernel
+// spreads queries over n reading goroutines. Port 0 picks one port for all.
+func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	var conns []*net.UDPConn
+	for i := range n {
+		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, err
+		}
+		conns = append(conns, pc.(*net.UDPConn))
+		if i == 0 {
+			addr = pc.LocalAddr().String()
+		}
+	}
+	return conns, nil
+}
+
+func newUDPServer(h *Handler, conns []*net.UDPConn) *udpServer {
+	s := &udpServer{h: h, conns: conns}
+	if ap, err := netip.ParseAddrPort(conns[0].LocalAddr().String()); err == nil {
+		s.pktinfo = ap.Addr().IsUnspecified()
+	}
+	return s
+}
+
+func (s *udpServer) start() {
+	for _, c := range s.conns {
+		s.wg.Go(func() { s.serve(c) })
+	}
+}
+
+// batchConn is the part of ipv4.PacketConn and ipv6.PacketConn we use.
+type batchConn interface {
+	ReadBatch([]ipv4.Message, int) (int, error)
+	WriteBatch([]ipv4.Message, int) (int, error)
+}
+
+func (s *udpServer) serve(c *net.UDPConn) {
+	v4 := true
+	if ap, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil && ap.Addr().Is6() && !ap.Addr().Is4In6() {
+		v4 = false
+	}
+	var bc batchConn
+	if v4 {
+		p := ipv4.NewPacketConn(c)
+		if s.pktinfo {
+			_ = p.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true)
+		}
+		bc = p
+	} else {
+		p := ipv6.NewPacketConn(c)
+		if s.pktinfo {
+			_ = p.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true)
+		}
+		bc = p
+	}
+
+	in := make([]ipv4.Message, batch)
+	out := make([]ipv4.Message, batch)
+	outBufs := make([][]byte, batch)
+	for i := range in {
+		in[i].Buffers = [][]byte{make([]byte, 4096)}
+		outBufs[i] = make([]byte, int(s.h.cfg.MaxUDPSize))
+		out[i].Buffers = [][]byte{nil}
+		if s.pktinfo {
+			in[i].OOB = make([]byte, 128)
+		}
+	}
+	scratch := make([]byte, 256)
+	var cm4 ipv4.ControlMessage
+	var cm6 ipv6.ControlMessage
+	for {
+		n, err := bc.ReadBatch(in, 0)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		k := 0
+		for i := range n {
+			m := &in[i]
+			pkt := m.Buffers[0][:m.N]
+			ua, _ := m.Addr.(*net.UDPAddr)
+			if ua == nil {
+				continue
+			}
+			from := ua.AddrPort().Addr().Unmap()
+			var oob []byte
+			if s.pktinfo {
+				oob = replyOOB(v4, m.OOB[:m.NN], &cm4, &cm6)
+			}
+			if resp, ok := s.h.fast(outBufs[k][:0], pkt, scratch, from); ok {
+				out[k].Buffers[0] = resp
+				out[k].Addr = m.Addr
+				out[k].OOB = oob
+				k++
+				continue
+			}
+			// The reference path keeps the packet beyond this batch.
+			cp := append([]byte(nil), pkt...)
+			s.slow.Go(func() { s.serveSlow(c, cp, ua, oob) })
+		}
+		for sent := 0; sent < k; {
+			w, err := bc.WriteBatch(out[sent:k], 0)
+			if err != nil {
+				s.h.metrics.writeErrors.Add(float64(k - sent))
+				break
+			}
+			sent += w
+		}
+	}
+}
+
+// replyOOB returns the control message that sends a reply from the
+// address the query arrived at.
+func replyOOB(v4 bool, oob []byte, cm4 *ipv4.ControlMessage, cm6 *ipv6.ControlMessage) []byte {
+	if v4 {
+		if cm4.Parse(oob) != nil || cm4.Dst == nil {
+			return nil
+		}
+		return (&ipv4.ControlMessage{Src: cm4.Dst, IfIndex: cm4.IfIndex}).Marshal()
+	}
+	if cm6.Parse(oob) != nil || cm6.Dst == nil {
+		return nil
+	}
+	return (&ipv6.ControlMessage{Src: cm6.Dst, IfIndex: cm6.IfIndex}).Marshal()
+}
+
+// serveSlow answers one datagram on the reference path.
+func (s *udpServer) serveSlow(c *net.UDPConn, pkt []byte, from *net.UDPAddr, oob []byte) {
+	w := &udpWriter{conn: c, remote: from, oob: oob}
+	req := new(dns.Msg)
+	if err := req.Unpack(pkt); err != nil {
+		formErr(w, pkt)
+		return
+	}
+	if req.Response {
+		return // never answer an answer: that is how reflection loops start
+	}
+	s.h.ServeDNS(w, req)
+}
+
+// formErr answers a packet that does not parse, if it has a query header
+// to answer to.
+func formErr(w dns.ResponseWriter, pkt []byte) {
+	if len(pkt) < 12 || pkt[2]&0x80 != 0 {
+		return
+	}
+	var h [12]byte
+	copy(h[:2], pkt[:2])
+	h[2] = 0x80 | pkt[2]&0x79 // QR, the opcode and RD as asked
+	h[3] = dns.RcodeFormatError
+	w.Write(h[:])
+}
+
+func (s *udpServer) shutdown() {
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.wg.Wait()
+	s.slow.Wait()
+}
+
+// udpWriter is the dns.ResponseWriter of a datagram on the reference path.
+type udpWriter struct {
+	conn   *net.UDPConn
+	remote *net.UDPAddr
+	oob    []byte
+}
+
+func (w *udpWriter) LocalAddr() net.Addr  { return w.conn.LocalAddr() }
+func (w *udpWriter) RemoteAddr() net.Addr { return w.remote }
+func (w *udpWriter) WriteMsg(m *dns.Msg) error {
+	b, err := m.Pack()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+func (w *udpWriter) Write(b []byte) (int, error) {
+	n, _, err := w.conn.WriteMsgUDP(b, w.oob, w.remote)
+	return n, err
+}
+func (w *udpWriter) Close() error        { return nil }
+func (w *udpWriter) TsigStatus() error   { return nil }
+func (w *udpWriter) TsigTimersOnly(bool) {}
+func (w *udpWriter) Hijack()             {}
