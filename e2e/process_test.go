@@ -96,3 +96,22 @@ func (p *proc) stop(timeout time.Duration) {
 		p.t.Fatalf("%s exited with %v after SIGTERM:\n%s", p.name, p.err, p.output())
 	}
 }
+
+// logValue returns the value of key on the first log line that contains
+// msg (slog's text format: key=value).
+func (p *proc) logValue(msg, key string) string {
+	p.t.Helper()
+	p.waitLog(msg, 20*time.Second)
+	for _, line := range strings.Split(p.output(), "\n") {
+		if !strings.Contains(line, msg) {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, key+"="); ok {
+				return strings.Trim(v, `"`)
+			}
+		}
+	}
+	p.t.Fatalf("no %s= on the %q line:\n%s", key, msg, p.output())
+	return ""
+}

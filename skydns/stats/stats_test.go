@@ -1,0 +1,135 @@
+package stats
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/skydns/skydns/internal/etcdtest"
+	"github.com/skydns/skydns/internal/etcdview"
+	"github.com/skydns/skydns/skydns/server"
+	"github.com/skydns/skydns/skydns/zone"
+)
+
+func TestHTTP(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client()
+	if _, err := cli.Put(context.Background(), "/skydns/local/skydns/web/00000001", `{"host":"192.0.2.1"}`); err != nil {
+		t.Fatal(err)
+	}
+	store := zone.New(zone.Options{Prefix: "/skydns", Zones: []string{"skydns.local."}, StatusPath: "/skydns/monitor/status/",
+		View: etcdview.Options{ProgressInterval: 100 * time.Millisecond}})
+	reg := prometheus.NewRegistry()
+	metrics := server.NewMetrics(reg, store)
+	srv := httptest.NewServer(Handler(Options{Gatherer: reg, Store: store, Metrics: metrics, Token: "s3cret", Start: time.Now()}))
+	defer srv.Close()
+
+	get := func(path string, hdr ...string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	if code, _ := get("/readyz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz before load = %d, want 503", code)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := store.Start(ctx, cli)
+	defer func() { cancel(); wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !store.Loaded() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code, body := get("/readyz"); code != http.StatusOK || !strings.Contains(body, `"ready": true`) {
+		t.Fatalf("/readyz after load = %d %s", code, body)
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz = %d", code)
+	}
+
+	// Queries through a real server feed the metrics and the top list.
+	h := server.NewHandler(server.Config{HealthTTLCap: 10, ServeUnchecked: true}, store, metrics)
+	l, err := server.Listen("127.0.0.1:0", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Shutdown(context.Background())
+	for _, name := range []string{"web.skydns.local.", "web.skydns.local.", "WEB.skydns.local.", "nope.skydns.local."} {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		if _, err := dns.Exchange(m, l.Addr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	_, body := get("/metrics")
+	for _, want := range []string{
+		`skydns_dns_requests_total{transport="udp",type="A"} 4`,
+		`skydns_dns_responses_total{rcode="NOERROR"} 3`,
+		`skydns_dns_responses_total{rcode="NXDOMAIN"} 1`,
+		`skydns_view_names 1`,
+		`skydns_etcd_ready 1`,
+		`skydns_etcd_stale 0`,
+		`skydns_dns_request_duration_seconds_count{transport="udp"} 4`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	for _, tc := range []struct {
+		path string
+		hdr  []string
+		code int
+	}{
+		{"/skydns/stats", nil, http.StatusUnauthorized},
+		{"/skydns/stats", []string{"Authorization", "Bearer wrong"}, http.StatusUnauthorized},
+		{"/skydns/stats?token=wrong", nil, http.StatusUnauthorized},
+		{"/skydns/stats", []string{"Authorization", "Bearer s3cret"}, http.StatusOK},
+		{"/skydns/stats?token=s3cret", nil, http.StatusOK},
+		{"/skydns/stats/top/0?token=s3cret", nil, http.StatusBadRequest},
+		{"/skydns/stats/top/x?token=s3cret", nil, http.StatusBadRequest},
+	} {
+		if code, body := get(tc.path, tc.hdr...); code != tc.code {
+			t.Errorf("GET %s %v = %d %s, want %d", tc.path, tc.hdr, code, body, tc.code)
+		}
+	}
+	code, body := get("/skydns/stats/top/1", "Authorization", "Bearer s3cret")
+	var top []server.NameCount
+	if err := json.Unmarshal([]byte(body), &top); code != 200 || err != nil || len(top) != 1 ||
+		top[0] != (server.NameCount{Name: "web.skydns.local.", Count: 3}) {
+		t.Fatalf("top/1 = %d %s", code, body)
+	}
+	_, body = get("/skydns/stats", "Authorization", "Bearer s3cret")
+	if !strings.Contains(body, `"requests": 4`) || !strings.Contains(body, `"names": 1`) {
+		t.Fatalf("stats = %s", body)
+	}
+
+	off := httptest.NewServer(Handler(Options{Gatherer: reg, Store: store, Metrics: metrics}))
+	defer off.Close()
+	resp, err := http.Get(off.URL + "/skydns/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("stats without a configured token = %d, want 403", resp.StatusCode)
+	}
+}
