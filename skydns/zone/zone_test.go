@@ -1,0 +1,161 @@
+package zone
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/skydns/skydns/internal/etcdtest"
+	"github.com/skydns/skydns/internal/etcdview"
+	"github.com/skydns/skydns/internal/health"
+)
+
+func start(t *testing.T) (*Store, *clientv3.Client) {
+	t.Helper()
+	e := etcdtest.Start(t)
+	cli := e.Client()
+	s := New(Options{Prefix: "/skydns", Zones: []string{"skydns.local", "sub.skydns.local."}, StatusPath: "/skydns/monitor/status/",
+		View: etcdview.Options{ProgressInterval: 100 * time.Millisecond}})
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := s.Start(ctx, cli)
+	t.Cleanup(func() { cancel(); wait() })
+	waitUntil(t, "loaded", s.Loaded)
+	return s, cli
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out: %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func put(t *testing.T, cli *clientv3.Client, k, v string) {
+	t.Helper()
+	if _, err := cli.Put(context.Background(), k, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func del(t *testing.T, cli *clientv3.Client, k string) {
+	t.Helper()
+	if _, err := cli.Delete(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ipsAt(s *Store, name string) []string {
+	z := s.ZoneOf(name)
+	if z == nil {
+		return nil
+	}
+	n, _ := z.Lookup(name)
+	if n == nil {
+		return nil
+	}
+	var out []string
+	for _, a := range n.Addrs {
+		out = append(out, a.IP.String())
+	}
+	return out
+}
+
+func has(s *Store, name string, ips ...string) func() bool {
+	return func() bool { return slices.Equal(ipsAt(s, name), ips) }
+}
+
+func exists(s *Store, name string) bool {
+	_, ok := s.ZoneOf(name).Lookup(name)
+	return ok
+}
+
+func TestEmptyNonTerminalsFollowChanges(t *testing.T) {
+	s, cli := start(t)
+	put(t, cli, "/skydns/local/skydns/svc/default/nginx/0a1b2c3d/", `{"host":"198.51.100.10"}`)
+	put(t, cli, "/skydns/local/skydns/svc/default/redis/0a1b2c3e/", `{"host":"198.51.100.11"}`)
+	waitUntil(t, "both", has(s, "redis.default.svc.skydns.local.", "198.51.100.11"))
+	for _, n := range []string{"default.svc.skydns.local.", "svc.skydns.local.", "skydns.local."} {
+		if !exists(s, n) {
+			t.Errorf("%s should exist (empty non-terminal)", n)
+		}
+	}
+	if exists(s, "other.skydns.local.") {
+		t.Error("other.skydns.local. should not exist")
+	}
+	del(t, cli, "/skydns/local/skydns/svc/default/nginx/0a1b2c3d/")
+	waitUntil(t, "nginx gone", has(s, "nginx.default.svc.skydns.local."))
+	if !exists(s, "default.svc.skydns.local.") {
+		t.Error("default.svc still has redis below it")
+	}
+	del(t, cli, "/skydns/local/skydns/svc/default/redis/0a1b2c3e/")
+	waitUntil(t, "ENTs gone", func() bool { return !exists(s, "default.svc.skydns.local.") && !exists(s, "svc.skydns.local.") })
+}
+
+// A key's meaning can depend on its value: the previous value decides what
+// a change or a delete removes.
+func TestKeyMeaningChangesWithValue(t *testing.T) {
+	s, cli := start(t)
+	// Without targetstrip and with a trailing slash and a CNAME, the leaf is
+	// a label: a CNAME of cafe.web.skydns.local.
+	put(t, cli, "/skydns/local/skydns/web/cafe/", `{"type":"CNAME","host":"x.example.org"}`)
+	waitUntil(t, "cname", func() bool { return exists(s, "cafe.web.skydns.local.") })
+	// Now an A record: the leaf is an id, the record belongs to web.
+	put(t, cli, "/skydns/local/skydns/web/cafe/", `{"host":"192.0.2.5"}`)
+	waitUntil(t, "moved to web", has(s, "web.skydns.local.", "192.0.2.5"))
+	if exists(s, "cafe.web.skydns.local.") {
+		t.Fatal("the old meaning of the key was not removed")
+	}
+	del(t, cli, "/skydns/local/skydns/web/cafe/")
+	waitUntil(t, "deleted", func() bool { return !exists(s, "web.skydns.local.") })
+}
+
+func TestBadValuesAndNestedZones(t *testing.T) {
+	s, cli := start(t)
+	put(t, cli, "/skydns/local/skydns/a/00000001", `{"host":"192.0.2.1"}`)
+	put(t, cli, "/skydns/local/skydns/a/00000002", `not json`)
+	put(t, cli, "/skydns/local/skydns/a/00000003", `{"type":"A","host":"not-an-ip"}`)
+	put(t, cli, "/skydns/local/skydns/sub/b/00000001", `{"host":"192.0.2.2"}`)
+	put(t, cli, "/skydns/local/skydnsx/c/00000001", `{"host":"192.0.2.3"}`)
+	waitUntil(t, "nested", has(s, "b.sub.skydns.local.", "192.0.2.2"))
+	if got := ipsAt(s, "a.skydns.local."); !slices.Equal(got, []string{"192.0.2.1"}) {
+		t.Fatalf("a = %v: bad values must be skipped, good ones kept", got)
+	}
+	if z := s.ZoneOf("b.sub.skydns.local."); z.Origin != "sub.skydns.local." {
+		t.Fatalf("b.sub is served by %s", z.Origin)
+	}
+	if s.zones[1].Len() != 1 {
+		t.Fatalf("the parent zone holds %d names, want only a (b belongs to sub)", s.zones[1].Len())
+	}
+	if s.ZoneOf("c.skydnsx.local.") != nil {
+		t.Fatal("a sibling zone's key leaked in")
+	}
+	if got := s.NamesOf(netip.MustParseAddr("192.0.2.2")); !slices.Equal(got, []string{"b.sub.skydns.local."}) {
+		t.Fatalf("PTR index: %v", got)
+	}
+}
+
+func TestHealthAndPolicy(t *testing.T) {
+	s, cli := start(t)
+	ip := netip.MustParseAddr("192.0.2.1")
+	put(t, cli, "/skydns/monitor/status/192.0.2.1", `{"status":"DOWN","since":"2026-01-01T00:00:00Z"}`)
+	waitUntil(t, "down", func() bool { return s.State(ip) == health.Down })
+	put(t, cli, "/skydns/monitor/status/192.0.2.1", `{"status":"bogus"}`)
+	waitUntil(t, "bad value: unknown", func() bool { return s.State(ip) == health.Unknown })
+	put(t, cli, "/skydns/monitor/status/192.0.2.1", `{"status":"UP"}`)
+	waitUntil(t, "up", func() bool { return s.State(ip) == health.Up })
+	del(t, cli, "/skydns/monitor/status/192.0.2.1")
+	waitUntil(t, "gone: unknown", func() bool { return s.State(ip) == health.Unknown })
+
+	put(t, cli, "/skydns/policy/web.skydns.local", `{"mode":"hold-one"}`)
+	waitUntil(t, "policy", func() bool { p := s.Policy("web.skydns.local."); return p != nil && p.Mode == "hold-one" })
+	put(t, cli, "/skydns/policy/web.skydns.local", `{"mode":"bogus"}`)
+	waitUntil(t, "bad policy dropped", func() bool { return s.Policy("web.skydns.local.") == nil })
+}
