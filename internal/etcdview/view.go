@@ -22,6 +22,8 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Handler receives the contents of the prefix. Calls never overlap.
@@ -39,7 +41,8 @@ type Handler interface {
 
 // Options tune a View. Zero values take the defaults.
 type Options struct {
-	// PageSize is the number of keys per range request. Default 5000.
+	// PageSize is the number of keys per range request, when etcd is too
+	// old to stream a range (before 3.7). Default 50000.
 	PageSize int64
 	// ProgressInterval is how often the view asks etcd to confirm that the
 	// watch is current. Default 2s.
@@ -85,7 +88,7 @@ type View struct {
 // New returns a view of every key under prefix. Run starts it.
 func New(cli *clientv3.Client, prefix string, h Handler, o Options) *View {
 	if o.PageSize <= 0 {
-		o.PageSize = 5000
+		o.PageSize = 50000
 	}
 	if o.ProgressInterval <= 0 {
 		o.ProgressInterval = 2 * time.Second
@@ -167,46 +170,81 @@ func (v *View) loadRetrying(ctx context.Context) error {
 	}
 }
 
-// load reads the prefix page by page at one revision and hands it over.
+// load reads the whole prefix at one revision and hands it over.
 func (v *View) load(ctx context.Context) error {
-	var rev int64
-	first, err := v.cli.Get(ctx, v.prefix, clientv3.WithPrefix(), clientv3.WithLimit(v.o.PageSize))
+	// A single-key read costs O(log n) and tells the current revision; a
+	// limited range read would count the whole prefix to answer.
+	head, err := v.cli.Get(ctx, v.prefix)
 	if err != nil {
 		return err
 	}
-	rev = first.Header.Revision
-	end := clientv3.GetPrefixRangeEnd(v.prefix)
-	pages := func(yield func(*mvccpb.KeyValue, error) bool) {
-		resp := first
-		for {
-			for _, kv := range resp.Kvs {
-				if !yield(kv, nil) {
-					return
-				}
-			}
-			if !resp.More || len(resp.Kvs) == 0 {
-				return
-			}
-			next := string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
-			var err error
-			// Later pages are read at the first page's revision, so the
-			// snapshot is consistent however long the read takes; if that
-			// revision is compacted meanwhile, the error restarts the load.
-			resp, err = v.cli.Get(ctx, next, clientv3.WithRange(end),
-				clientv3.WithLimit(v.o.PageSize), clientv3.WithRev(rev))
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-		}
-	}
-	if err := v.h.Load(rev, pages); err != nil {
+	rev := head.Header.Revision
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the stream if the handler stops early
+	if err := v.h.Load(rev, v.read(sctx, rev)); err != nil {
 		return err
 	}
 	v.revision.Store(rev)
 	v.markSynced()
 	v.log.Info("etcd view loaded", "revision", rev)
 	return nil
+}
+
+// read yields every key-value under the prefix as of rev. It streams the
+// range (etcd 3.7's RangeStream: chunks sized by the server, no count of
+// the rest per chunk), and falls back to paging on servers without it.
+// Either way every chunk is read at rev, so the snapshot is consistent
+// however long it takes; if rev is compacted meanwhile the error makes the
+// handler drop the load, and Run starts over.
+func (v *View) read(ctx context.Context, rev int64) iter.Seq2[*mvccpb.KeyValue, error] {
+	return func(yield func(*mvccpb.KeyValue, error) bool) {
+		stream, err := v.cli.GetStream(ctx, v.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev))
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for resp := range stream {
+			if err := resp.Err(); err != nil {
+				if status.Code(err) == codes.Unimplemented {
+					v.readPages(ctx, rev, yield)
+					return
+				}
+				yield(nil, err)
+				return
+			}
+			for _, kv := range resp.Kvs {
+				if !yield(kv, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// readPages pages through the prefix with limited range reads. etcd
+// counts the rest of the range for each page, so pages are large. The
+// reads may be serializable: the revision was pinned by a linearizable
+// read, and a member that has not reached it fails rather than answer.
+func (v *View) readPages(ctx context.Context, rev int64, yield func(*mvccpb.KeyValue, error) bool) {
+	end := clientv3.GetPrefixRangeEnd(v.prefix)
+	key := v.prefix
+	for {
+		resp, err := v.cli.Get(ctx, key, clientv3.WithRange(end), clientv3.WithLimit(v.o.PageSize),
+			clientv3.WithRev(rev), clientv3.WithSerializable())
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for _, kv := range resp.Kvs {
+			if !yield(kv, nil) {
+				return
+			}
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return
+		}
+		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
 }
 
 // watch follows changes from the current revision until history is lost

@@ -65,6 +65,23 @@ func PrefixOf(prefix, zone string) string {
 // The returned id is lower-cased like every other segment, so it can
 // differ from the key's leaf in case; keep the key itself to delete.
 func ParseKey(prefix, key string, r Record) (name, id string, err error) {
+	path, id, err := ParseKeyPath(prefix, key, r)
+	if err != nil {
+		return "", "", err
+	}
+	name, err = NameFromPath(path)
+	if err != nil {
+		return "", "", fmt.Errorf("record: key %q: %w", key, err)
+	}
+	return name, asciiLower(id), nil
+}
+
+// ParseKeyPath is ParseKey without building the name: it returns the
+// part of key that is the name's path below the prefix ("local/skydns/www")
+// and the id as written, both slices of key. It does not allocate unless it
+// fails, so a loader can build each name once for the several keys of it
+// that arrive in a row.
+func ParseKeyPath(prefix, key string, r Record) (path, id string, err error) {
 	p := strings.TrimRight(prefix, "/")
 	if len(key) <= len(p) || key[:len(p)] != p || key[len(p)] != '/' {
 		return "", "", fmt.Errorf("record: key %q is not under prefix %q", key, p+"/")
@@ -82,7 +99,7 @@ func ParseKey(prefix, key string, r Record) (name, id string, err error) {
 		return "", "", fmt.Errorf("record: key %q has an empty segment", key)
 	}
 
-	namePart := rest
+	path = rest
 	last := strings.LastIndexByte(rest, '/')
 	switch {
 	case r.TargetStrip > 0:
@@ -94,32 +111,37 @@ func ParseKey(prefix, key string, r Record) (name, id string, err error) {
 				return "", "", fmt.Errorf("record: key %q: targetstrip %d leaves no name", key, r.TargetStrip)
 			}
 		}
-		namePart, id = rest[:cut], rest[cut+1:]
+		path, id = rest[:cut], rest[cut+1:]
 	case slash:
 		// The original API wrote unpadded FNV ids, so any short hex leaf
 		// is an id, except that it kept CNAMEs at the name's own path.
 		if last >= 0 && isHex(rest[last+1:], 1, 8) && kind(r) != TypeCNAME {
-			namePart, id = rest[:last], rest[last+1:]
+			path, id = rest[:last], rest[last+1:]
 		}
 	default:
 		if last >= 0 && isHex(rest[last+1:], 8, 8) {
-			namePart, id = rest[:last], rest[last+1:]
+			path, id = rest[:last], rest[last+1:]
 		}
 	}
-
-	if len(namePart) > maxNameLen {
+	if len(path) > maxNameLen {
 		return "", "", fmt.Errorf("record: key %q: name longer than %d characters", key, maxNameLen)
 	}
-	if strings.Contains(namePart, ".") {
+	if strings.Contains(path, ".") {
 		// A dot inside a segment would make a name whose path is some
 		// other key, so lookups by name could never find it.
 		return "", "", fmt.Errorf("record: key %q: a name segment contains a dot", key)
 	}
-	name = reverseSegments(namePart)
+	return path, id, nil
+}
+
+// NameFromPath turns a name's path below the prefix, as ParseKeyPath
+// returns it, into the lower-case, fully qualified name, and checks it.
+func NameFromPath(path string) (string, error) {
+	name := reverseSegments(path)
 	if _, reason := checkName(name); reason != "" {
-		return "", "", fmt.Errorf("record: key %q: name %q: %s", key, name, reason)
+		return "", fmt.Errorf("name %q: %s", name, reason)
 	}
-	return name, asciiLower(id), nil
+	return name, nil
 }
 
 // reverseSegments turns "local/skydns/www" into "www.skydns.local.",

@@ -71,7 +71,7 @@ func Priority(dst, as []zone.Addr) []zone.Addr {
 func HoldOne(as []zone.Addr, client uint64) zone.Addr {
 	best, bestScore := 0, uint64(0)
 	for i, a := range as {
-		if s := zone.Mix(client ^ a.Hash); i == 0 || s > bestScore {
+		if s := zone.Mix(client ^ a.Hash()); i == 0 || s > bestScore {
 			best, bestScore = i, s
 		}
 	}

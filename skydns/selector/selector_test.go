@@ -13,7 +13,7 @@ func addrs(ips ...string) []zone.Addr {
 	var out []zone.Addr
 	for _, s := range ips {
 		ip := netip.MustParseAddr(s)
-		out = append(out, zone.Addr{IP: ip, Hash: zone.IPHash(ip)})
+		out = append(out, zone.NewAddr(ip))
 	}
 	return out
 }
@@ -21,7 +21,7 @@ func addrs(ips ...string) []zone.Addr {
 func ipsOf(as []zone.Addr) []string {
 	var out []string
 	for _, a := range as {
-		out = append(out, a.IP.String())
+		out = append(out, a.IP().String())
 	}
 	return out
 }
@@ -59,7 +59,7 @@ func TestWeighted(t *testing.T) {
 	as[0].Weight, as[1].Weight, as[2].Weight = 1, 0, 3
 	n := map[string]int{}
 	for range 4000 {
-		n[Weighted(as).IP.String()]++
+		n[Weighted(as).IP().String()]++
 	}
 	if n["192.0.2.2"] != 0 {
 		t.Errorf("weight 0 chosen %d times beside weighted peers", n["192.0.2.2"])
@@ -70,7 +70,7 @@ func TestWeighted(t *testing.T) {
 	clear(n)
 	flat := addrs("192.0.2.1", "192.0.2.2")
 	for range 1000 {
-		n[Weighted(flat).IP.String()]++
+		n[Weighted(flat).IP().String()]++
 	}
 	if n["192.0.2.1"] < 400 || n["192.0.2.2"] < 400 {
 		t.Errorf("all weights 0 must be uniform, got %v", n)
@@ -88,7 +88,7 @@ func TestHoldOneProperties(t *testing.T) {
 	before := map[uint64]netip.Addr{}
 	count := map[netip.Addr]int{}
 	for _, c := range clients {
-		a := HoldOne(as, c).IP
+		a := HoldOne(as, c).IP()
 		before[c] = a
 		count[a]++
 	}
@@ -101,11 +101,11 @@ func TestHoldOneProperties(t *testing.T) {
 	slices.Reverse(reversed)
 	without := slices.Delete(slices.Clone(as), 2, 3) // 192.0.2.3 gone
 	for _, c := range clients {
-		if HoldOne(reversed, c).IP != before[c] {
+		if HoldOne(reversed, c).IP() != before[c] {
 			t.Fatal("the order of the healthy set changed a client's address")
 		}
-		got := HoldOne(without, c).IP
-		if before[c] != as[2].IP && got != before[c] {
+		got := HoldOne(without, c).IP()
+		if before[c] != as[2].IP() && got != before[c] {
 			t.Fatalf("client of %s moved to %s when another address left", before[c], got)
 		}
 	}

@@ -119,14 +119,14 @@ func (h *Handler) addresses(q *query, owner string, node *zone.Node, qtype uint1
 		return
 	}
 	for _, a := range chosen {
-		q.resp.Answer = append(q.resp.Answer, addrRR(owner, a.IP, h.addrTTL(a, pol)))
+		q.resp.Answer = append(q.resp.Answer, addrRR(owner, a.IP(), h.addrTTL(a, pol)))
 	}
 }
 
 func fallback(dst []zone.Addr, pol *policy.Policy, v4 bool) []zone.Addr {
 	for _, ip := range pol.FallbackIPs() {
 		if ip.Is4() == v4 {
-			dst = append(dst, zone.Addr{IP: ip, Hash: zone.IPHash(ip)})
+			dst = append(dst, zone.NewAddr(ip))
 		}
 	}
 	return dst
@@ -209,7 +209,7 @@ func (h *Handler) glue(q *query, target string) {
 	}
 	var buf [16]zone.Addr
 	for _, a := range h.store.Healthy(buf[:0], n.Addrs, h.cfg.ServeUnchecked) {
-		q.resp.Extra = append(q.resp.Extra, addrRR(target, a.IP, min(h.ttl(a.TTL), h.cfg.HealthTTLCap)))
+		q.resp.Extra = append(q.resp.Extra, addrRR(target, a.IP(), min(h.ttl(a.TTL), h.cfg.HealthTTLCap)))
 	}
 }
 

@@ -172,15 +172,8 @@ func (h *Handler) fast(out, pkt, scratch []byte, from netip.Addr) (resp []byte, 
 		binary.BigEndian.PutUint16(b[2:], wq.qtype)
 		binary.BigEndian.PutUint16(b[4:], dns.ClassINET)
 		binary.BigEndian.PutUint32(b[6:], h.addrTTL(a, pol))
-		if wq.qtype == dns.TypeA {
-			binary.BigEndian.PutUint16(b[10:], 4)
-			ip := a.IP.As4()
-			copy(b[12:], ip[:])
-		} else {
-			binary.BigEndian.PutUint16(b[10:], 16)
-			ip := a.IP.As16()
-			copy(b[12:], ip[:])
-		}
+		binary.BigEndian.PutUint16(b[10:], uint16(rrLen-12))
+		a.AppendIP(b[:12])
 		off += rrLen
 	}
 	if wq.opt {

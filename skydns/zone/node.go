@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"bytes"
 	"cmp"
 	"net/netip"
 	"slices"
@@ -10,35 +11,62 @@ import (
 
 // Node is everything one owner name holds. A Node is never changed once it
 // is published: a change builds a new Node and swaps it in, so the query
-// path reads it without locks.
+// path reads it without locks. 64 bytes: a million of them must be cheap.
 type Node struct {
 	Name string
-	// Addrs are the A records (first NumV4) then the AAAA records, each
-	// group in a stable order (by IP), which selection relies on.
+	// Addrs are the A records then the AAAA records, each group in a
+	// stable order (by IP), which selection relies on.
 	Addrs []Addr
-	NumV4 int
 	// Other holds every record that is not an address, by type then key.
 	Other []Entry
 }
 
-// Addr is an A or AAAA record, kept compact: a million names with three
-// addresses each must fit in a few hundred megabytes.
+// Addr is an A or AAAA record. It holds no pointer, so the garbage
+// collector never scans the millions of them, and it is 40 bytes.
 type Addr struct {
-	IP       netip.Addr
+	ip       [16]byte // the 16-byte form; v4 as ::ffff:a.b.c.d
+	key      uint64   // hash of the etcd key the record came from
 	TTL      uint32
 	Weight   uint16
 	Priority uint16
 	Port     uint16 // the original API's SRV records are addresses with a port
-	// Hash is a fixed hash of the IP for rendezvous selection: the same on
-	// every replica and after every restart.
-	Hash uint64
-	key  uint64 // hash of the etcd key the record came from
+	v4       bool
+}
+
+// NewAddr returns an address record of ip.
+func NewAddr(ip netip.Addr) Addr {
+	ip = ip.Unmap()
+	return Addr{ip: ip.As16(), v4: ip.Is4()}
 }
 
 func newAddr(ip netip.Addr, r record.Record, key uint64) Addr {
-	return Addr{IP: ip, TTL: r.TTL, Weight: uint16(r.Weight), Priority: uint16(r.Priority),
-		Port: uint16(r.Port), Hash: IPHash(ip), key: key}
+	a := NewAddr(ip)
+	a.TTL, a.Weight, a.Priority, a.Port, a.key = r.TTL, uint16(r.Weight), uint16(r.Priority), uint16(r.Port), key
+	return a
 }
+
+// IP is the address.
+func (a Addr) IP() netip.Addr {
+	if a.v4 {
+		return netip.AddrFrom4([4]byte(a.ip[12:]))
+	}
+	return netip.AddrFrom16(a.ip)
+}
+
+// Is4 tells an A record from an AAAA record.
+func (a Addr) Is4() bool { return a.v4 }
+
+// AppendIP appends the address's 4 or 16 bytes, as on the wire.
+func (a Addr) AppendIP(b []byte) []byte {
+	if a.v4 {
+		return append(b, a.ip[12:]...)
+	}
+	return append(b, a.ip[:]...)
+}
+
+// Hash is the rendezvous hash of the address: the same on every replica
+// and after every restart.
+func (a Addr) Hash() uint64 { return Mix(FNV64a(FNVOffset, a.ip[:])) }
 
 // Entry is a record of any other type.
 type Entry struct {
@@ -47,8 +75,16 @@ type Entry struct {
 }
 
 // V4 and V6 are the A and the AAAA records.
-func (n *Node) V4() []Addr { return n.Addrs[:n.NumV4] }
-func (n *Node) V6() []Addr { return n.Addrs[n.NumV4:] }
+func (n *Node) V4() []Addr { return n.Addrs[:n.numV4()] }
+func (n *Node) V6() []Addr { return n.Addrs[n.numV4():] }
+
+func (n *Node) numV4() int {
+	i := 0
+	for i < len(n.Addrs) && n.Addrs[i].v4 {
+		i++
+	}
+	return i
+}
 
 // Of returns the non-address records of type t.
 func (n *Node) Of(t record.Type) []Entry {
@@ -69,9 +105,11 @@ func (n *Node) CNAME() (record.Record, bool) {
 	return record.Record{}, false
 }
 
-func (n *Node) hasIP(ip netip.Addr) bool {
-	for _, a := range n.Addrs {
-		if a.IP == ip {
+func (n *Node) hasIP(ip [16]byte) bool { return hasIP(n.Addrs, ip) }
+
+func hasIP(as []Addr, ip [16]byte) bool {
+	for _, a := range as {
+		if a.ip == ip {
 			return true
 		}
 	}
@@ -80,36 +118,33 @@ func (n *Node) hasIP(ip netip.Addr) bool {
 
 func (n *Node) empty() bool { return len(n.Addrs) == 0 && len(n.Other) == 0 }
 
-// with returns a copy of n with the record from key put in (replacing what
-// that key held).
-func (n *Node) with(key uint64, r record.Record) *Node {
-	m := n.without(key)
-	if ip := r.IP(); ip.IsValid() {
-		m.Addrs = append(m.Addrs, newAddr(ip, r, key))
-		sortAddrs(m)
+// with returns a copy of n with a (or e) put in, replacing what key held.
+func (n *Node) with(key uint64, a *Addr, e *Entry) *Node {
+	m := n.without(key, a != nil, e != nil)
+	if a != nil {
+		m.Addrs = append(m.Addrs, *a)
+		sortAddrs(m.Addrs)
 	} else {
-		m.Other = append(m.Other, Entry{Rec: r, key: key})
+		m.Other = append(m.Other, *e)
 		sortOther(m.Other)
 	}
 	return m
 }
 
-// without returns a copy of n without the record from key.
-func (n *Node) without(key uint64) *Node {
-	m := &Node{Name: n.Name, NumV4: 0}
-	m.Addrs = make([]Addr, 0, len(n.Addrs)+1)
-	for _, a := range n.Addrs {
-		if a.key != key {
-			m.Addrs = append(m.Addrs, a)
+// without returns a copy of n without the record from key, with room for
+// one more address or entry.
+func (n *Node) without(key uint64, roomAddr, roomOther bool) *Node {
+	m := &Node{Name: n.Name}
+	if len(n.Addrs) > 0 || roomAddr {
+		m.Addrs = make([]Addr, 0, len(n.Addrs)+b2i(roomAddr))
+		for _, a := range n.Addrs {
+			if a.key != key {
+				m.Addrs = append(m.Addrs, a)
+			}
 		}
 	}
-	for _, a := range m.Addrs {
-		if a.IP.Is4() {
-			m.NumV4++
-		}
-	}
-	if len(n.Other) > 0 {
-		m.Other = make([]Entry, 0, len(n.Other))
+	if len(n.Other) > 0 || roomOther {
+		m.Other = make([]Entry, 0, len(n.Other)+b2i(roomOther))
 		for _, e := range n.Other {
 			if e.key != key {
 				m.Other = append(m.Other, e)
@@ -119,25 +154,26 @@ func (n *Node) without(key uint64) *Node {
 	return m
 }
 
-func sortAddrs(n *Node) {
-	slices.SortFunc(n.Addrs, func(a, b Addr) int {
-		if a.IP.Is4() != b.IP.Is4() {
-			if a.IP.Is4() {
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func sortAddrs(as []Addr) {
+	slices.SortFunc(as, func(a, b Addr) int {
+		if a.v4 != b.v4 {
+			if a.v4 {
 				return -1
 			}
 			return 1
 		}
-		if c := a.IP.Compare(b.IP); c != 0 {
+		if c := bytes.Compare(a.ip[:], b.ip[:]); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.key, b.key)
 	})
-	n.NumV4 = 0
-	for _, a := range n.Addrs {
-		if a.IP.Is4() {
-			n.NumV4++
-		}
-	}
 }
 
 func sortOther(es []Entry) {
@@ -147,13 +183,6 @@ func sortOther(es []Entry) {
 		}
 		return cmp.Compare(a.key, b.key)
 	})
-}
-
-// IPHash is the rendezvous hash of an IP: FNV-1a of its 16-byte form,
-// finished with a 64-bit mixer so that neighbouring IPs spread well.
-func IPHash(ip netip.Addr) uint64 {
-	b := ip.As16()
-	return Mix(FNV64a(FNVOffset, b[:]))
 }
 
 // FNVOffset is the FNV-1a 64-bit offset basis, the start value for FNV64a.

@@ -38,8 +38,10 @@ type Store struct {
 	log        *slog.Logger
 	viewOpts   etcdview.Options
 
-	hmu    sync.RWMutex
-	health map[netip.Addr]health.State
+	hmu sync.RWMutex
+	// health is keyed by the 16-byte form of each IP: no pointers, so the
+	// garbage collector skips the map's keys.
+	health map[[16]byte]health.State
 
 	pmu      sync.RWMutex
 	policies map[string]*policy.Policy
@@ -60,13 +62,13 @@ func New(o Options) *Store {
 	s := &Store{
 		prefix: strings.TrimRight(o.Prefix, "/"), statusPath: o.StatusPath,
 		log: o.Logger, viewOpts: o.View,
-		health: map[netip.Addr]health.State{}, policies: map[string]*policy.Policy{},
+		health: map[[16]byte]health.State{}, policies: map[string]*policy.Policy{},
 	}
 	for _, origin := range o.Zones {
 		origin = strings.ToLower(dnsFQDN(origin))
 		s.zones = append(s.zones, &Zone{
 			Origin: origin, store: s, path: record.NamePath(s.prefix, origin),
-			names: map[string]*Node{}, ents: map[string]int32{}, ptr: map[netip.Addr][]string{},
+			names: map[string]*Node{}, ents: map[string]int32{}, ptr: newPtrIndex(),
 		})
 	}
 	slices.SortFunc(s.zones, func(a, b *Zone) int { return len(b.Origin) - len(a.Origin) })
@@ -106,7 +108,7 @@ func (s *Store) NamesOf(ip netip.Addr) []string {
 // State is the health of ip.
 func (s *Store) State(ip netip.Addr) health.State {
 	s.hmu.RLock()
-	st := s.health[ip]
+	st := s.health[ip.Unmap().As16()]
 	s.hmu.RUnlock()
 	return st
 }
@@ -116,7 +118,7 @@ func (s *Store) State(ip netip.Addr) health.State {
 func (s *Store) Healthy(dst, as []Addr, serveUnknown bool) []Addr {
 	s.hmu.RLock()
 	for _, a := range as {
-		switch s.health[a.IP] {
+		switch s.health[a.ip] {
 		case health.Up:
 			dst = append(dst, a)
 		case health.Unknown:
@@ -245,13 +247,13 @@ func (h healthHandler) parse(key, value []byte) (netip.Addr, health.State, bool)
 }
 
 func (h healthHandler) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
-	m := make(map[netip.Addr]health.State)
+	m := make(map[[16]byte]health.State)
 	for kv, err := range kvs {
 		if err != nil {
 			return err
 		}
 		if ip, st, ok := h.parse(kv.Key, kv.Value); ok && st != health.Unknown {
-			m[ip] = st
+			m[ip.As16()] = st
 		}
 	}
 	h.s.hmu.Lock()
@@ -270,9 +272,9 @@ func (h healthHandler) Apply(rev int64, events []*clientv3.Event) {
 			continue
 		}
 		if ev.Type == clientv3.EventTypeDelete || st == health.Unknown {
-			delete(h.s.health, ip)
+			delete(h.s.health, ip.As16())
 		} else {
-			h.s.health[ip] = st
+			h.s.health[ip.As16()] = st
 		}
 	}
 	h.s.hmu.Unlock()

@@ -7,9 +7,9 @@ import (
 	"iter"
 	"log/slog"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -29,9 +29,8 @@ type Zone struct {
 	// how many owners lie below it: such a name exists (an empty
 	// non-terminal) and is answered NODATA, not NXDOMAIN.
 	ents map[string]int32
-	// ptr maps each served IP to the names that hold it, for PTR queries.
-	ptr map[netip.Addr][]string
-	rev int64
+	ptr  ptrIndex
+	rev  int64
 }
 
 // Lookup returns the node of name (lower case, fully qualified) and
@@ -73,67 +72,86 @@ func (h recordsHandler) inPath(key string) bool {
 	return strings.HasPrefix(key, p) && (len(key) == len(p) || key[len(p)] == '/')
 }
 
-// parse reads a stored key and value into the owner name and record; ok is
-// false for keys that are not this zone's records (or not records at all).
-func (h recordsHandler) parse(key, value []byte, quiet bool) (name string, r record.Record, ok bool) {
-	k := string(key)
+// parse reads a stored key and value into the path of the owner name
+// (a slice of key, see record.ParseKeyPath) and either an address or
+// another record; ok is false for keys that are not records.
+func (h recordsHandler) parse(key, value []byte, quiet bool) (path string, a *Addr, e *Entry, ok bool) {
+	// Only looked at, never kept beyond the key's own lifetime: the key
+	// bytes belong to an etcd response that outlives this load.
+	k := unsafe.String(unsafe.SliceData(key), len(key))
 	if !h.inPath(k) {
-		return "", r, false
+		return "", nil, nil, false
 	}
-	r, err := record.Decode(value)
+	var r record.Record
+	if fa, fast := record.DecodeAddr(value); fast {
+		// Address records, nearly all of a large zone, skip encoding/json.
+		typ := record.TypeA
+		if !fa.IP.Is4() {
+			typ = record.TypeAAAA
+		}
+		r = record.Record{Type: typ, TargetStrip: fa.TargetStrip}
+		na := NewAddr(fa.IP)
+		na.TTL, na.Weight, na.Priority, na.Port = fa.TTL, fa.Weight, fa.Priority, fa.Port
+		a = &na
+	} else {
+		var err error
+		r, err = record.Decode(value)
+		if err != nil {
+			if !quiet {
+				h.log.Warn("record ignored: bad value", "key", string(key), "err", err)
+			}
+			return "", nil, nil, false
+		}
+		if ip := r.IP(); ip.IsValid() {
+			na := newAddr(ip, r, 0)
+			a = &na
+		} else {
+			e = &Entry{Rec: r}
+		}
+	}
+	path, _, err := record.ParseKeyPath(h.z.store.prefix, k, r)
 	if err != nil {
 		if !quiet {
-			h.log.Warn("record ignored: bad value", "key", k, "err", err)
+			h.log.Warn("record ignored: bad key", "key", string(key), "err", err)
 		}
-		return "", r, false
+		return "", nil, nil, false
 	}
-	name, _, err = record.ParseKey(h.z.store.prefix, k, r)
+	kh := keyHash(key)
+	if a != nil {
+		a.key = kh
+	} else {
+		e.key = kh
+	}
+	return path, a, e, true
+}
+
+// name returns the owner name of a path, or "" when the name is invalid
+// or belongs to another (more specific) zone.
+func (h recordsHandler) name(path string, quiet bool) string {
+	name, err := record.NameFromPath(path)
 	if err != nil {
 		if !quiet {
-			h.log.Warn("record ignored: bad key", "key", k, "err", err)
+			h.log.Warn("records ignored: bad name", "path", path, "err", err)
 		}
-		return "", r, false
+		return ""
 	}
 	if !h.z.owns(name) {
-		return "", r, false
+		return ""
 	}
-	return name, r, true
+	return name
 }
 
 func (h recordsHandler) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
-	names := make(map[string]*Node)
+	b := newBuilder(h)
 	for kv, err := range kvs {
 		if err != nil {
 			return err
 		}
-		name, r, ok := h.parse(kv.Key, kv.Value, false)
-		if !ok {
-			continue
-		}
-		n := names[name]
-		if n == nil {
-			n = &Node{Name: name}
-			names[name] = n
-		}
-		key := keyHash(kv.Key)
-		// Built in place: these nodes are not published yet.
-		if ip := r.IP(); ip.IsValid() {
-			n.Addrs = append(n.Addrs, newAddr(ip, r, key))
-		} else {
-			n.Other = append(n.Other, Entry{Rec: r, key: key})
+		if path, a, e, ok := h.parse(kv.Key, kv.Value, false); ok {
+			b.add(path, a, e)
 		}
 	}
-	ents := make(map[string]int32)
-	ptr := make(map[netip.Addr][]string)
-	for name, n := range names {
-		sortAddrs(n)
-		sortOther(n.Other)
-		n.Addrs = clipAddrs(n.Addrs)
-		h.z.forAncestors(name, func(a string) { ents[a]++ })
-		for _, a := range n.Addrs {
-			ptr[a.IP] = appendName(ptr[a.IP], name)
-		}
-	}
+	names, ents, ptr := b.finish()
 	h.z.mu.Lock()
 	h.z.names, h.z.ents, h.z.ptr, h.z.rev = names, ents, ptr, rev
 	h.z.mu.Unlock()
@@ -149,13 +167,17 @@ func (h recordsHandler) Apply(rev int64, events []*clientv3.Event) {
 		// The previous value says which name the key served: a key's
 		// meaning can depend on its value (see record.ParseKey).
 		if ev.PrevKv != nil {
-			if name, _, ok := h.parse(ev.PrevKv.Key, ev.PrevKv.Value, true); ok {
-				z.remove(name, keyHash(ev.Kv.Key))
+			if path, _, _, ok := h.parse(ev.PrevKv.Key, ev.PrevKv.Value, true); ok {
+				if name := h.name(path, true); name != "" {
+					z.remove(name, keyHash(ev.Kv.Key))
+				}
 			}
 		}
 		if ev.Type == clientv3.EventTypePut {
-			if name, r, ok := h.parse(ev.Kv.Key, ev.Kv.Value, false); ok {
-				z.put(name, keyHash(ev.Kv.Key), r)
+			if path, a, e, ok := h.parse(ev.Kv.Key, ev.Kv.Value, false); ok {
+				if name := h.name(path, false); name != "" {
+					z.put(name, keyHash(ev.Kv.Key), a, e)
+				}
 			}
 		}
 	}
@@ -165,13 +187,13 @@ func (h recordsHandler) Apply(rev int64, events []*clientv3.Event) {
 }
 
 // put and remove run under z.mu.
-func (z *Zone) put(name string, key uint64, r record.Record) {
+func (z *Zone) put(name string, key uint64, a *Addr, e *Entry) {
 	n := z.names[name]
 	if n == nil {
 		n = &Node{Name: name}
 		z.forAncestors(name, func(a string) { z.ents[a]++ })
 	}
-	m := n.with(key, r)
+	m := n.with(key, a, e)
 	z.names[name] = m
 	z.reindex(n, m)
 }
@@ -181,7 +203,7 @@ func (z *Zone) remove(name string, key uint64) {
 	if n == nil {
 		return
 	}
-	m := n.without(key)
+	m := n.without(key, false, false)
 	z.reindex(n, m)
 	if !m.empty() {
 		z.names[name] = m
@@ -198,16 +220,13 @@ func (z *Zone) remove(name string, key uint64) {
 // reindex updates the PTR index for a node that changed from old to new.
 func (z *Zone) reindex(old, new *Node) {
 	for _, a := range old.Addrs {
-		if !new.hasIP(a.IP) {
-			z.ptr[a.IP] = removeName(z.ptr[a.IP], old.Name)
-			if len(z.ptr[a.IP]) == 0 {
-				delete(z.ptr, a.IP)
-			}
+		if !new.hasIP(a.ip) {
+			z.ptr.remove(a.ip, old.Name)
 		}
 	}
 	for _, a := range new.Addrs {
-		if !old.hasIP(a.IP) {
-			z.ptr[a.IP] = appendName(z.ptr[a.IP], new.Name)
+		if !old.hasIP(a.ip) {
+			z.ptr.add(a.ip, new.Name)
 		}
 	}
 }
@@ -216,18 +235,7 @@ func (z *Zone) reindex(old, new *Node) {
 func (z *Zone) NamesOf(ip netip.Addr) []string {
 	z.mu.RLock()
 	defer z.mu.RUnlock()
-	return slices.Clone(z.ptr[ip])
-}
-
-func appendName(names []string, name string) []string {
-	if slices.Contains(names, name) {
-		return names
-	}
-	return append(names, name)
-}
-
-func removeName(names []string, name string) []string {
-	return slices.DeleteFunc(names, func(n string) bool { return n == name })
+	return z.ptr.names(ip.Unmap().As16())
 }
 
 // forAncestors calls f for each name strictly between name and the origin.
@@ -243,16 +251,4 @@ func (z *Zone) forAncestors(name string, f func(string)) {
 		}
 		f(name)
 	}
-}
-
-// clipAddrs drops the spare capacity that appending left behind: across a
-// million nodes it would be a large share of the memory.
-func clipAddrs(a []Addr) []Addr {
-	if len(a) == 0 {
-		return nil
-	}
-	if cap(a) == len(a) {
-		return a
-	}
-	return append(make([]Addr, 0, len(a)), a...)
 }

@@ -63,7 +63,7 @@ func ipsAt(s *Store, name string) []string {
 	}
 	var out []string
 	for _, a := range n.Addrs {
-		out = append(out, a.IP.String())
+		out = append(out, a.IP().String())
 	}
 	return out
 }
