@@ -290,11 +290,20 @@ func (v *View) watchOnce(ctx context.Context) error {
 			return ctx.Err()
 		case <-tick.C:
 			v.checkStale()
-			// Ask etcd to confirm we are current; the answer arrives on wch.
-			// While etcd is away this fails, and the silence makes us stale.
+			// A linearizable read of one key proves that etcd answers with
+			// a quorum. Progress notifications alone cannot: etcd sends
+			// none while nothing at all is written. The read's revision
+			// also catches an etcd that lost its data (restored from an
+			// older backup): then our state is from a future that is gone.
 			pctx, pcancel := context.WithTimeout(wctx, v.o.ProgressInterval)
-			_ = v.cli.RequestProgress(pctx)
+			resp, err := v.cli.Get(pctx, v.prefix)
 			pcancel()
+			if err == nil {
+				if resp.Header.Revision < v.revision.Load() {
+					return errReload
+				}
+				v.markSynced()
+			}
 		case resp, ok := <-wch:
 			if !ok {
 				return errors.New("watch channel closed")

@@ -294,3 +294,16 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// An idle etcd (no writes at all) sends no progress notifications to a
+// watch that starts ahead of it; the view must still know it is current.
+func TestIdleViewStaysCurrent(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client()
+	put(t, cli, prefix+"a", "1")
+	v := run(t, cli, &mirror{}, etcdview.Options{ProgressInterval: 50 * time.Millisecond})
+	time.Sleep(500 * time.Millisecond) // 10 intervals, over 3 x StaleAfter
+	if st := v.Status(); st.Stale || time.Since(st.LastSync) > 200*time.Millisecond {
+		t.Fatalf("idle view: %+v, want current with a recent sync", st)
+	}
+}
