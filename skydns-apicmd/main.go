@@ -1,34 +1,149 @@
 // Command skydns-apicmd is the operator's command line over the SkyDNS REST
-// API that skydns-kubeapi serves.
+// API that skydns-kubeapi serves. docs/cli.md describes it.
+//
+//	skydns-apicmd -list
+//	skydns-apicmd -show cctv2.skydns.local
+//	skydns-apicmd -status cctv2.skydns.local
+//	skydns-apicmd -method create -domain cctv2 -ips "192.0.2.1;192.0.2.2"
+//	skydns-apicmd -method create -domain cctv2.skydns.local -alias tv1
+//	skydns-apicmd -method update -domain cctv2 -updates "ips:192.0.2.1->192.0.2.9"
+//	skydns-apicmd -method delete -domain cctv2
+//
+// The address and token come from -addr and -token, or SKYDNS_API_ADDR and
+// SKYDNS_API_TOKEN.
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/skydns/skydns/internal/version"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the API refused, or could not be reached
+	exitUsage = 2 // bad flags
+)
+
+// options are the parsed flags.
+type options struct {
+	addr, token, caFile   string
+	list                  bool
+	show, status          string
+	method, domain        string
+	ips, alias, updates   string
+	typ, hosts, ports     string
+	text, user, policy    string
+	priority, weight, ttl int
+	json, showVersion     bool
+	timeout               time.Duration
+}
+
+// usageError is a mistake in the flags: exit 2 with the usage hint.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	var o options
 	fs := flag.NewFlagSet("skydns-apicmd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	showVersion := fs.Bool("version", false, "print the version and exit")
+	defAddr := getenv("SKYDNS_API_ADDR")
+	if defAddr == "" {
+		defAddr = "127.0.0.1:9001"
+	}
+	fs.StringVar(&o.addr, "addr", defAddr, "API address, host:port or a URL (env SKYDNS_API_ADDR)")
+	fs.StringVar(&o.token, "token", getenv("SKYDNS_API_TOKEN"), "API token, sent as a bearer token (env SKYDNS_API_TOKEN)")
+	fs.StringVar(&o.caFile, "cacert", "", "CA certificate `file` to verify an https API")
+	fs.BoolVar(&o.list, "list", false, "list every name")
+	fs.StringVar(&o.show, "show", "", "show the records of `domain`")
+	fs.StringVar(&o.status, "status", "", "show the health of each IP of `domain`")
+	fs.StringVar(&o.method, "method", "", "create, update or delete")
+	fs.StringVar(&o.domain, "domain", "", "the `domain` to create, update or delete")
+	fs.StringVar(&o.ips, "ips", "", "IPs, separated by ; (create, delete)")
+	fs.StringVar(&o.alias, "alias", "", "with create: make this name an alias (CNAME) of -domain")
+	fs.StringVar(&o.updates, "updates", "", `with update: "ips:old->new;old2->new2", "alias:old->new", "hosts:old->new" or "text:old->new"`)
+	fs.StringVar(&o.typ, "type", "", "record type: A, AAAA, CNAME, SRV, NS, MX or TXT (default from the other flags)")
+	fs.StringVar(&o.hosts, "hosts", "", "target names of SRV, NS or MX records, separated by ;")
+	fs.StringVar(&o.ports, "ports", "", "SRV ports, separated by ;: one for all targets or one per target")
+	fs.StringVar(&o.text, "text", "", "TXT record text")
+	fs.IntVar(&o.priority, "priority", -1, "SRV priority or MX preference")
+	fs.IntVar(&o.weight, "weight", -1, "SRV weight")
+	fs.IntVar(&o.ttl, "ttl", -1, "TTL of new records in seconds")
+	fs.StringVar(&o.user, "user", "", "who makes the change, stored with the records")
+	fs.StringVar(&o.policy, "policy", "", `with -domain: set its GSLB policy to this JSON, or "none" to remove it`)
+	fs.BoolVar(&o.json, "json", false, "print the API's JSON instead of text")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long one request may take")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
 		}
-		return 2
+		return exitUsage
 	}
-	if *showVersion {
+	if o.showVersion {
 		fmt.Fprintln(stdout, version.String("skydns-apicmd"))
-		return 0
+		return exitOK
 	}
-	fs.Usage()
-	return 2
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "skydns-apicmd: unexpected argument %q (flags take their value as -flag value)\n", fs.Arg(0))
+		return exitUsage
+	}
+	err := do(&o, stdout)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "skydns-apicmd: %v\n", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr, "run skydns-apicmd -h for the flags")
+		return exitUsage
+	}
+	return exitError
+}
+
+// do runs the one action the flags ask for.
+func do(o *options, out io.Writer) error {
+	c, err := newClient(o.addr, o.token, o.caFile, o.timeout)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.list:
+		return list(c, o, out)
+	case o.show != "":
+		return show(c, o, o.show, out)
+	case o.status != "":
+		return status(c, o, o.status, out)
+	case o.policy != "" && o.method == "":
+		return setPolicy(c, o, out)
+	}
+	if o.method == "" {
+		return usagef("nothing to do: give -list, -show, -status or -method create|update|delete")
+	}
+	if o.domain == "" {
+		return usagef("-method %s needs -domain", o.method)
+	}
+	switch strings.ToLower(o.method) {
+	case "create":
+		return create(c, o, out)
+	case "update":
+		return update(c, o, out)
+	case "delete":
+		return remove(c, o, out)
+	}
+	return usagef("-method %q: want create, update or delete", o.method)
 }

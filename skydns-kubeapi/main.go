@@ -1,11 +1,28 @@
-// Command skydns-kubeapi syncs Kubernetes Services into SkyDNS records and serves the REST API for records.
+// Command skydns-kubeapi syncs Kubernetes Services into SkyDNS records and
+// serves the REST API for records.
 package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"github.com/skydns/skydns/internal/config"
 	"github.com/skydns/skydns/internal/daemon"
+	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/skydns-kubeapi/api"
+	"github.com/skydns/skydns/skydns-kubeapi/kubesync"
+	"github.com/skydns/skydns/skydns-kubeapi/store"
 )
 
 func main() {
@@ -17,6 +34,159 @@ func main() {
 	})
 }
 
+// shutdownGrace is how long requests in flight may take after SIGTERM.
+const shutdownGrace = 10 * time.Second
+
 func run(ctx context.Context, cfg *config.API, env daemon.Env) error {
-	return daemon.WaitEtcd(ctx, env)
+	log := env.Log
+	if !cfg.API.Enable && !cfg.Kube.Enable {
+		log.Warn("both api-enable and kube-enable are false: nothing to do")
+		return daemon.WaitEtcd(ctx, env)
+	}
+	var zones []string
+	if cfg.API.Enable {
+		zones = append(zones, cfg.API.Domains...)
+	}
+	var group func(string, record.Record) string
+	if cfg.Kube.Enable {
+		zones = append(zones, cfg.Kube.Domain)
+		group = kubesync.Group(cfg.Kube.Domain, cfg.General.ClusterName)
+	}
+	st, err := store.New(env.Etcd, store.Options{
+		Prefix: cfg.Etcd.Prefix, StatusPath: cfg.General.IPMonitorPath,
+		Zones: zones, Group: group, Logger: log.With("component", "store"),
+	})
+	if err != nil {
+		return err
+	}
+
+	// Everything that can fail on bad configuration is set up before
+	// anything starts, so such a failure leaves nothing half running.
+	tasks := map[string]func(context.Context) error{"store": st.Run}
+	if cfg.Kube.Enable {
+		// client-go logs through klog; send that to the daemon's log.
+		klog.SetSlogLogger(log.With("component", "client-go"))
+		client, err := kubeClient(cfg.Kube.ConfigFile, log)
+		if err != nil {
+			return err
+		}
+		s, err := kubesync.New(kubesync.Config{
+			Domain: cfg.Kube.Domain, Cluster: cfg.General.ClusterName, User: config.Hostname(cfg.General.Host),
+			PublishClusterIP: cfg.Kube.PublishClusterIP, MaxTxnOps: cfg.General.MaxTxnOps,
+			RequestTimeout: cfg.Etcd.RequestTimeout, Logger: log.With("component", "kubesync"),
+		}, client, st)
+		if err != nil {
+			return err
+		}
+		tasks["kubernetes sync"] = s.Run
+	}
+	if cfg.API.Enable {
+		kubeDomain := ""
+		if cfg.Kube.Enable {
+			kubeDomain = cfg.Kube.Domain
+		}
+		a, err := api.New(api.Config{
+			Domains: cfg.API.Domains, KubeDomain: kubeDomain, Token: cfg.API.AuthToken,
+			OpenReads: cfg.API.OpenReads, MaxBody: cfg.API.MaxBody, MaxTxnOps: cfg.General.MaxTxnOps,
+			Cluster: cfg.General.ClusterName, RequestTimeout: cfg.Etcd.RequestTimeout,
+			Logger: log.With("component", "api"),
+		}, st)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", cfg.API.Address)
+		if err != nil {
+			return fmt.Errorf("api: %w", err)
+		}
+		scheme := "http"
+		if cfg.API.TLSCert != "" {
+			scheme = "https"
+		}
+		log.Info("api listening", "addr", ln.Addr().String(), "scheme", scheme, "domains", cfg.API.Domains,
+			"writes", cfg.API.AuthToken != "")
+		tasks["api"] = func(ctx context.Context) error {
+			return a.Serve(ctx, ln, cfg.API.TLSCert, cfg.API.TLSKey, shutdownGrace)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go logEtcdReachable(ctx, env)
+	var wg sync.WaitGroup
+	errc := make(chan error, len(tasks))
+	for name, f := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// One part failing stops the others, and the daemon exits 1.
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	<-ctx.Done()
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// kubeClient connects with the kubeconfig file, or with the service
+// account of the pod the daemon runs in when the file is not set.
+func kubeClient(path string, log *slog.Logger) (kubernetes.Interface, error) {
+	var rc *rest.Config
+	var err error
+	if path != "" {
+		rc, err = clientcmd.BuildConfigFromFlags("", path)
+	} else {
+		rc, err = rest.InClusterConfig()
+		if errors.Is(err, rest.ErrNotInCluster) {
+			err = fmt.Errorf("%w; set kube-config-file in [Kube2Skydns] to run outside a cluster", err)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	rc.UserAgent = "skydns-kubeapi"
+	rc.WarningHandlerWithContext = warnings{log}
+	return kubernetes.NewForConfig(rc)
+}
+
+// warnings logs the Kubernetes API's deprecation warnings.
+type warnings struct{ log *slog.Logger }
+
+func (w warnings) HandleWarningHeaderWithContext(_ context.Context, code int, agent, text string) {
+	w.log.Warn("kubernetes API warning", "code", code, "agent", agent, "text", text)
+}
+
+// logEtcdReachable logs once etcd answers, so that an operator (and the
+// end-to-end test) can tell the daemon is connected; until then it warns
+// once and keeps trying, while the API serves what it has.
+func logEtcdReachable(ctx context.Context, env daemon.Env) {
+	warned := false
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := env.Etcd.Get(cctx, "/", clientv3.WithCountOnly(), clientv3.WithLimit(1))
+		cancel()
+		if err == nil {
+			env.Log.Info("etcd reachable")
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if !warned {
+			env.Log.Warn("etcd not reachable yet; the client keeps trying", "err", err)
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
 }

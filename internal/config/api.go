@@ -20,6 +20,7 @@ type APIGeneral struct {
 	Host          string `ini:"host" default:"" help:"name of this host in logs and in records it owns; empty: the OS hostname"`
 	IPMonitorPath string `ini:"ip-monitor-path" default:"/skydns/monitor/status/" help:"etcd directory of each IP's health status, shown with records; must equal the scanner's status-path"`
 	ClusterName   string `ini:"cluster-name" default:"default" help:"name of this cluster, kept with the records it writes so several clusters can share one etcd"`
+	MaxTxnOps     int    `ini:"etcd-max-txn-ops" default:"0" help:"operations etcd accepts in one transaction (its --max-txn-ops); an API request that needs more is refused with 413 and the Kubernetes sync splits its work into transactions of this size; 0: 128, etcd's default"`
 }
 
 // KubeSection is [Kube2Skydns] of skydns-api.conf.
@@ -39,6 +40,7 @@ type APISection struct {
 	TLSCert   string   `ini:"api-tls-cert" default:"" help:"certificate for HTTPS; set together with api-tls-key; empty: plain HTTP"`
 	TLSKey    string   `ini:"api-tls-key" default:"" help:"private key of api-tls-cert"`
 	MaxBody   int64    `ini:"api-max-body" default:"1048576" help:"largest request body accepted, in bytes"`
+	OpenReads bool     `ini:"api-open-reads" default:"false" help:"serve reads (GET) without the token; false: when skydns-auth is set, reads need it as writes do"`
 }
 
 // Validate checks values that parse but cannot work.
@@ -47,6 +49,9 @@ func (c API) Validate() error {
 	checkEtcdPath(&p, "General", "ip-monitor-path", c.General.IPMonitorPath)
 	if c.General.ClusterName == "" || strings.ContainsAny(c.General.ClusterName, "/ ") {
 		p.add("General", "cluster-name", "must be non-empty without / or spaces, got %q", c.General.ClusterName)
+	}
+	if n := c.General.MaxTxnOps; n != 0 && n < 16 {
+		p.add("General", "etcd-max-txn-ops", "must be 0 (etcd's default of 128) or at least 16, got %d", n)
 	}
 	if msg := domainProblem(c.Kube.Domain); msg != "" {
 		p.add("Kube2Skydns", "kube-domain", "%s", msg)

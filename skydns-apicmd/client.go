@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/skydns/skydns/skydns-kubeapi/apitypes"
+)
+
+// client talks to the API.
+type client struct {
+	base  string // e.g. http://127.0.0.1:9001/skydns/api/
+	token string
+	http  *http.Client
+}
+
+// newClient accepts host:port, a URL of the server, or the API's URL as
+// the original command line took it.
+func newClient(addr, token, caFile string, timeout time.Duration) (*client, error) {
+	if addr == "" {
+		return nil, usagef("no API address: set -addr or SKYDNS_API_ADDR")
+	}
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, usagef("bad API address %q: want host:port or http(s)://host:port", addr)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	if !strings.HasSuffix(u.Path+"/", apitypes.PathPrefix) {
+		u.Path += strings.TrimSuffix(apitypes.PathPrefix, "/")
+	}
+	u.Path += "/"
+	u.RawQuery, u.Fragment = "", ""
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("-cacert: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-cacert %s: no PEM certificate in it", caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &client{base: u.String(), token: token, http: &http.Client{Transport: tr, Timeout: timeout}}, nil
+}
+
+// apiError is an error answer of the API.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string {
+	hint := ""
+	switch e.status {
+	case http.StatusUnauthorized:
+		hint = " (set -token or SKYDNS_API_TOKEN)"
+	}
+	return fmt.Sprintf("%s (HTTP %d %s)%s", e.msg, e.status, http.StatusText(e.status), hint)
+}
+
+// call sends one request; path is below /skydns/api/, in is sent as JSON,
+// and a JSON answer is decoded into out. It returns the raw body.
+func (c *client) call(method, path string, query url.Values, in, out any) ([]byte, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json;charset=UTF-8")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.reachError(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer of %s: %w", c.server(), err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e apitypes.Error
+		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			return raw, &apiError{status: resp.StatusCode, msg: e.Error}
+		}
+		return raw, &apiError{status: resp.StatusCode, msg: strings.TrimSpace(string(raw))}
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return raw, fmt.Errorf("the answer of %s is not what skydns-kubeapi sends: %v", c.server(), err)
+		}
+	}
+	return raw, nil
+}
+
+func (c *client) server() string {
+	u, _ := url.Parse(c.base)
+	return u.Scheme + "://" + u.Host
+}
+
+// reachError says plainly why the API could not be reached.
+func (c *client) reachError(err error) error {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("cannot reach the API at %s: connection refused; is skydns-kubeapi running there? (set -addr or SKYDNS_API_ADDR)", c.server())
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("the API at %s did not answer in time (-timeout)", c.server())
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("cannot reach the API at %s: %v", c.server(), err)
+}
+
+// ok sends a write and expects the API's OK.
+func (c *client) ok(method, path string, in any) (string, error) {
+	raw, err := c.call(method, path, nil, in, nil)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(raw)), nil
+}

@@ -1,0 +1,339 @@
+// Package api is the SkyDNS REST API for records: GET, POST, PUT and DELETE
+// on /skydns/api/{name}, the listing on /skydns/api/, and the per-name
+// policy on /skydns/api/{name}/policy. docs/api.md is its reference.
+//
+// Reads come from the store's in-memory mirror and keep working while etcd
+// is away. Every write is one etcd transaction guarded by the revisions of
+// the records it was planned from, so a request applies whole or not at
+// all, and a request that would not fit in one transaction is refused.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/skydns-kubeapi/apitypes"
+	"github.com/skydns/skydns/skydns-kubeapi/store"
+)
+
+// Config is what the API needs from skydns-api.conf.
+type Config struct {
+	// Domains are the zones the API may write (api-domains). A name
+	// without a zone is taken relative to the first.
+	Domains []string
+	// KubeDomain is kube-domain when the Kubernetes sync runs, else "".
+	// Names below svc.<KubeDomain> are the sync's and are not writable.
+	KubeDomain string
+	// Token is skydns-auth; empty refuses every write.
+	Token string
+	// OpenReads serves GET without the token.
+	OpenReads bool
+	// MaxBody is the largest request body, in bytes.
+	MaxBody int64
+	// MaxTxnOps is the most operations one etcd transaction may hold.
+	MaxTxnOps int
+	// Cluster is cluster-name, stored with every record written.
+	Cluster string
+	// RequestTimeout bounds each etcd request.
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+// API serves the REST API over a store.
+type API struct {
+	cfg        Config
+	store      *store.Store
+	domains    []string // normalized api-domains
+	kubeDomain string   // normalized, "" when the sync is off
+	reserved   string   // svc.<kube-domain>, "" when the sync is off
+	tokenSum   [sha256.Size]byte
+	log        *slog.Logger
+	locks      *nameLocks
+}
+
+// New checks cfg and returns an API.
+func New(cfg Config, st *store.Store) (*API, error) {
+	if len(cfg.Domains) == 0 {
+		return nil, errors.New("api: no api-domains")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxTxnOps <= 0 {
+		cfg.MaxTxnOps = store.DefaultMaxTxnOps
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 5 * time.Second
+	}
+	a := &API{cfg: cfg, store: st, log: cfg.Logger, locks: newNameLocks()}
+	for _, d := range cfg.Domains {
+		n, err := record.NormalizeName(d)
+		if err != nil {
+			return nil, fmt.Errorf("api: api-domains: %w", err)
+		}
+		if !st.Covers(n) {
+			return nil, fmt.Errorf("api: zone %s is not mirrored by the store", n)
+		}
+		a.domains = append(a.domains, n)
+	}
+	if cfg.KubeDomain != "" {
+		n, err := record.NormalizeName(cfg.KubeDomain)
+		if err != nil {
+			return nil, fmt.Errorf("api: kube-domain: %w", err)
+		}
+		a.kubeDomain = n
+		a.reserved = "svc." + n
+	}
+	a.tokenSum = sha256.Sum256([]byte(cfg.Token))
+	return a, nil
+}
+
+// Handler returns the HTTP handler of every route.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /skydns/api/{$}", a.read(a.getList))
+	mux.HandleFunc("GET /skydns/api", a.read(a.getList))
+	mux.HandleFunc("GET /skydns/api/{name}", a.read(a.getName))
+	mux.HandleFunc("POST /skydns/api/{name}", a.write(a.post))
+	mux.HandleFunc("PUT /skydns/api/{name}", a.write(a.put))
+	mux.HandleFunc("DELETE /skydns/api/{name}", a.write(a.del))
+	mux.HandleFunc("GET /skydns/api/{name}/policy", a.read(a.getPolicy))
+	mux.HandleFunc("PUT /skydns/api/{name}/policy", a.write(a.putPolicy))
+	mux.HandleFunc("DELETE /skydns/api/{name}/policy", a.write(a.deletePolicy))
+	// Without a method the patterns below catch every other method of the
+	// same paths, so that a 405 has a JSON body like every other error.
+	notAllowed := func(allow string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, errorf(http.StatusMethodNotAllowed, "method %s is not allowed here; allowed: %s", r.Method, allow))
+		}
+	}
+	mux.HandleFunc("/skydns/api/{$}", notAllowed("GET"))
+	mux.HandleFunc("/skydns/api/{name}", notAllowed("GET, POST, PUT, DELETE"))
+	mux.HandleFunc("/skydns/api/{name}/policy", notAllowed("GET, PUT, DELETE"))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errorf(http.StatusNotFound, "no such route %s; the API is under %s", r.URL.Path, apitypes.PathPrefix))
+	})
+	return a.recoverer(a.logRequests(mux))
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	switch {
+	case !a.store.IsReady():
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "not ready: records not loaded from etcd yet")
+	case a.store.Stale():
+		// Reads still work from memory; writes may not. Ready, but say so.
+		fmt.Fprintln(w, "ready (stale: etcd is not answering; serving the last known records)")
+	default:
+		fmt.Fprintln(w, "ready")
+	}
+}
+
+// Serve runs an HTTP(S) server for the API on ln until ctx ends, then shuts
+// it down, letting requests in flight finish for up to grace.
+func (a *API) Serve(ctx context.Context, ln net.Listener, tlsCert, tlsKey string, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if tlsCert != "" {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if tlsCert != "" {
+			errc <- srv.ServeTLS(ln, tlsCert, tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	<-errc
+	return nil
+}
+
+// httpError is an error answer: a status code and a message for the client.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errorf(status int, format string, args ...any) *httpError {
+	return &httpError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+func writeError(w http.ResponseWriter, e *httpError) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.status)
+	json.NewEncoder(w).Encode(apitypes.Error{Status: e.status, Error: e.msg})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		writeError(w, errorf(http.StatusInternalServerError, "encoding the answer: %v", err))
+		return
+	}
+	w.Write(append(b, '\n'))
+}
+
+func writeOK(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, apitypes.OK)
+}
+
+// authorize checks the token of a request. The token is compared by its
+// SHA-256 sum in constant time, so neither its content nor its length
+// leaks through timing.
+func (a *API) authorize(r *http.Request, write bool) *httpError {
+	if a.cfg.Token == "" {
+		if write {
+			return errorf(http.StatusForbidden, "writes are disabled: no token is configured (skydns-auth in [SkydnsApi])")
+		}
+		return nil
+	}
+	if !write && a.cfg.OpenReads {
+		return nil
+	}
+	tok := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return errorf(http.StatusUnauthorized, "Authorization header must be \"Bearer <token>\"")
+		}
+		tok = strings.TrimSpace(rest)
+	} else {
+		// Old clients put the token in the URL; it is accepted, never logged.
+		tok = r.URL.Query().Get("token")
+	}
+	if tok == "" {
+		return errorf(http.StatusUnauthorized, "missing token: send \"Authorization: Bearer <token>\" (or ?token= for old clients)")
+	}
+	sum := sha256.Sum256([]byte(tok))
+	if subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) != 1 {
+		return errorf(http.StatusUnauthorized, "wrong token")
+	}
+	return nil
+}
+
+type handler func(w http.ResponseWriter, r *http.Request) *httpError
+
+func (a *API) read(h handler) http.HandlerFunc {
+	return a.guard(h, false)
+}
+
+func (a *API) write(h handler) http.HandlerFunc {
+	return a.guard(h, true)
+}
+
+func (a *API) guard(h handler, write bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := a.authorize(r, write); err != nil {
+			if err.status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="skydns"`)
+			}
+			writeError(w, err)
+			return
+		}
+		if err := h(w, r); err != nil {
+			writeError(w, err)
+		}
+	}
+}
+
+// statusWriter remembers the status code for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// logRequests logs each request's method, path, status and duration. The
+// query string is left out on purpose: old clients put the token there.
+func (a *API) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		level := slog.LevelInfo
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			level = slog.LevelDebug
+		}
+		a.log.Log(r.Context(), level, "api request", "method", r.Method, "path", r.URL.Path,
+			"status", sw.status, "duration", time.Since(start).Round(time.Microsecond).String(),
+			"remote", r.RemoteAddr)
+	})
+}
+
+// recoverer turns a panic in a handler into a logged 500, instead of a
+// dropped connection and a stack trace on stderr.
+func (a *API) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				a.log.Error("panic in API handler", "panic", v, "method", r.Method, "path", r.URL.Path,
+					"stack", string(debug.Stack()))
+				writeError(w, errorf(http.StatusInternalServerError, "internal error; see the server log"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

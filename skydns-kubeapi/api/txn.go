@@ -1,0 +1,244 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/skydns/skydns/internal/policy"
+	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/skydns-kubeapi/store"
+)
+
+// tx collects one attempt at a write: what was read (each read adds a guard
+// that fails the transaction if what was read changed since), and the keys
+// to put and delete.
+type tx struct {
+	s      *store.Store
+	prefix string
+
+	cmps    []clientv3.Cmp
+	orElse  []clientv3.Op
+	guarded map[string]bool
+
+	puts map[string][]byte
+	dels map[string]bool
+}
+
+func newTx(s *store.Store) *tx {
+	return &tx{s: s, prefix: s.Prefix(), guarded: map[string]bool{}, puts: map[string][]byte{}, dels: map[string]bool{}}
+}
+
+// records returns the records of name and guards them: the transaction
+// fails if any key at the name's path or below it was created or changed
+// after the mirror revision they were read at. (A deletion is not seen by
+// the guard; planning from a record that has just gone is harmless: its
+// delete is a no-op and it can only make a conflict check stricter.)
+func (t *tx) records(name string) []store.Entry {
+	entries, rev, ok := t.s.Snapshot(name)
+	if !ok {
+		return nil // outside the mirrored zones: nothing to guard
+	}
+	if !t.guarded[name] {
+		t.guarded[name] = true
+		p := record.NamePath(t.prefix, name)
+		t.cmps = append(t.cmps,
+			clientv3.Compare(clientv3.ModRevision(p), "<", rev+1),
+			clientv3.Compare(clientv3.ModRevision(p+"/"), "<", rev+1).WithPrefix())
+		// When the guard fails these tell how far the mirror must catch up
+		// before the next attempt.
+		t.orElse = append(t.orElse,
+			clientv3.OpGet(p, clientv3.WithKeysOnly()),
+			clientv3.OpGet(p+"/", clientv3.WithPrefix(), clientv3.WithKeysOnly(),
+				clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortDescend), clientv3.WithLimit(1)))
+	}
+	return entries
+}
+
+// policy returns the policy of name, guarded like records.
+func (t *tx) policy(name string) (store.PolicyEntry, bool) {
+	e, ok, rev := t.s.PolicySnapshot(name)
+	key := policy.Key(t.prefix, name)
+	if !t.guarded["policy:"+name] {
+		t.guarded["policy:"+name] = true
+		t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(key), "<", rev+1))
+		t.orElse = append(t.orElse, clientv3.OpGet(key, clientv3.WithKeysOnly()))
+	}
+	return e, ok
+}
+
+func (t *tx) put(key string, value []byte) {
+	delete(t.dels, key)
+	t.puts[key] = value
+}
+
+func (t *tx) del(key string) {
+	delete(t.puts, key)
+	t.dels[key] = true
+}
+
+// putRecord stores a normalized record of name, unless the very same value
+// is there already.
+func (t *tx) putRecord(name string, r record.Record, existing []store.Entry) error {
+	n, b, err := store.Normalize(r)
+	if err != nil {
+		return err
+	}
+	key := store.RecordKey(t.prefix, name, n)
+	for _, e := range existing {
+		if e.Key == key && e.Record == n {
+			delete(t.dels, key)
+			return nil
+		}
+	}
+	t.put(key, b)
+	return nil
+}
+
+func (t *tx) empty() bool { return len(t.puts) == 0 && len(t.dels) == 0 }
+
+// ops returns the operations in key order, so that a retry sends the same
+// transaction.
+func (t *tx) ops() ([]clientv3.Op, []string) {
+	keys := make([]string, 0, len(t.puts)+len(t.dels))
+	for k := range t.puts {
+		keys = append(keys, k)
+	}
+	for k := range t.dels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	ops := make([]clientv3.Op, 0, len(keys))
+	for _, k := range keys {
+		if v, ok := t.puts[k]; ok {
+			ops = append(ops, clientv3.OpPut(k, string(v)))
+		} else {
+			ops = append(ops, clientv3.OpDelete(k))
+		}
+	}
+	return ops, keys
+}
+
+// maxAttempts bounds how often a request is planned again after another
+// writer changed what it read.
+const maxAttempts = 8
+
+// apply plans and commits one write. plan is called once per attempt with a
+// fresh tx; it reads through the tx and records its changes there, or
+// returns the error to answer. Writes to the names in lock are serialized
+// within this process; between replicas the guards do it.
+func (a *API) apply(ctx context.Context, lock []string, plan func(t *tx) *httpError) *httpError {
+	unlock := a.locks.lock(lock)
+	defer unlock()
+	if err := a.waitReady(ctx); err != nil {
+		return err
+	}
+	for range maxAttempts {
+		t := newTx(a.store)
+		if err := plan(t); err != nil {
+			return err
+		}
+		if t.empty() {
+			return nil
+		}
+		ops, keys := t.ops()
+		if n := max(len(ops), len(t.cmps)); n > a.cfg.MaxTxnOps {
+			return errorf(http.StatusRequestEntityTooLarge,
+				"this request needs %d etcd operations, but one transaction takes at most %d (etcd-max-txn-ops), and a request is applied whole or not at all: split it into smaller requests",
+				n, a.cfg.MaxTxnOps)
+		}
+		cctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+		resp, err := a.store.Commit(cctx, t.cmps, ops, t.orElse)
+		cancel()
+		if err != nil {
+			if errors.Is(err, rpctypes.ErrTooManyOps) {
+				return errorf(http.StatusRequestEntityTooLarge,
+					"etcd refused the transaction as too large (%d operations); lower etcd-max-txn-ops to match etcd's --max-txn-ops, or split the request", len(ops))
+			}
+			return errorf(http.StatusServiceUnavailable, "etcd is not answering, nothing was changed: %v", err)
+		}
+		rev := resp.Header.Revision
+		if resp.Succeeded {
+			// Read-your-writes: answer once the mirror shows the change,
+			// so the client's next GET (here) sees it. Bounded: the write
+			// has happened whatever the mirror does.
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			a.store.Wait(wctx, rev, keys...)
+			cancel()
+			return nil
+		}
+		a.catchUp(ctx, resp)
+	}
+	return errorf(http.StatusConflict, "the records changed while this request was applied, %d times in a row; nothing was changed, try again", maxAttempts)
+}
+
+// catchUp waits until the mirror holds the changes that failed a guard, as
+// the transaction's else branch reported them.
+func (a *API) catchUp(ctx context.Context, resp *clientv3.TxnResponse) {
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	for _, r := range resp.Responses {
+		rr := r.GetResponseRange()
+		if rr == nil {
+			continue
+		}
+		for _, kv := range rr.Kvs {
+			a.store.Wait(wctx, kv.ModRevision, string(kv.Key))
+		}
+	}
+}
+
+// waitReady waits for the first load of the mirror.
+func (a *API) waitReady(ctx context.Context) *httpError {
+	if a.store.IsReady() {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	defer cancel()
+	select {
+	case <-a.store.Ready():
+		return nil
+	case <-wctx.Done():
+		return errorf(http.StatusServiceUnavailable, "records are not loaded from etcd yet; try again")
+	}
+}
+
+// nameLocks serializes writes to the same names within the process, so
+// that concurrent requests on one name queue instead of failing each
+// other's guards. Names hash onto a fixed set of mutexes.
+type nameLocks struct {
+	mu [64]sync.Mutex
+}
+
+func newNameLocks() *nameLocks { return &nameLocks{} }
+
+func (l *nameLocks) lock(names []string) func() {
+	var idx []int
+	seen := map[int]bool{}
+	for _, n := range names {
+		h := fnv.New32a()
+		h.Write([]byte(n))
+		i := int(h.Sum32() % uint32(len(l.mu)))
+		if !seen[i] {
+			seen[i] = true
+			idx = append(idx, i)
+		}
+	}
+	// Always in the same order, so two requests never wait on each other.
+	sort.Ints(idx)
+	for _, i := range idx {
+		l.mu[i].Lock()
+	}
+	return func() {
+		for j := len(idx) - 1; j >= 0; j-- {
+			l.mu[idx[j]].Unlock()
+		}
+	}
+}

@@ -1,0 +1,363 @@
+// Package store is skydns-kubeapi's view of etcd: the records of the zones it
+// manages, the per-name policies and the health of every IP, mirrored in
+// memory with internal/etcdview, plus the transaction helper both writers
+// (the REST API and the Kubernetes sync) commit through.
+//
+// Reads are served from memory, so they keep working while etcd is away.
+// Writes go to etcd in transactions guarded by the revisions of what the
+// writer read; after a commit the writer waits until the mirror has caught
+// up, so the next request, on this replica, sees its own write.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/skydns/skydns/internal/etcdview"
+	"github.com/skydns/skydns/internal/health"
+	"github.com/skydns/skydns/internal/policy"
+	"github.com/skydns/skydns/internal/record"
+)
+
+// Provenance of records and policies: the source tag each writer sets, and
+// the only records it ever changes.
+const (
+	SourceAPI  = "api"
+	SourceKube = "kube"
+)
+
+// DefaultMaxTxnOps is etcd's default --max-txn-ops.
+const DefaultMaxTxnOps = 128
+
+// Options configure a Store.
+type Options struct {
+	// Prefix is the records root, e.g. /skydns.
+	Prefix string
+	// StatusPath is ip-monitor-path, e.g. /skydns/monitor/status/.
+	StatusPath string
+	// Zones are the zones whose records are mirrored. A zone below another
+	// listed zone is covered by that one.
+	Zones []string
+	// Group, if set, files each record under a group key ("" for none), so
+	// that a writer can find all records of one of its objects at once.
+	Group func(name string, r record.Record) string
+	// Logger gets the views' state changes.
+	Logger *slog.Logger
+	// ProgressInterval is passed to the views (tests shorten it).
+	ProgressInterval time.Duration
+}
+
+// Store mirrors records, policies and health from etcd.
+type Store struct {
+	cli    *clientv3.Client
+	prefix string
+	zones  []*zoneIndex
+	pol    *policyIndex
+	health *healthIndex
+	views  []*etcdview.View
+	ready  chan struct{}
+	log    *slog.Logger
+}
+
+// New returns a store; Run starts mirroring.
+func New(cli *clientv3.Client, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Prefix == "" {
+		o.Prefix = record.DefaultPrefix
+	}
+	zones, err := topZones(o.Zones)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{cli: cli, prefix: o.Prefix, ready: make(chan struct{}), log: o.Logger}
+	vo := etcdview.Options{Logger: o.Logger, ProgressInterval: o.ProgressInterval}
+	for _, z := range zones {
+		ix := newZoneIndex(o.Prefix, z, o.Group, o.Logger)
+		s.zones = append(s.zones, ix)
+		// The prefix has no trailing slash so that a record stored at the
+		// apex's own path is seen too; sibling zones that share the
+		// prefix (skydns.localx) are filtered out by name.
+		s.views = append(s.views, etcdview.New(cli, record.NamePath(o.Prefix, z), ix, vo))
+	}
+	s.pol = newPolicyIndex(o.Prefix, o.Logger)
+	s.views = append(s.views, etcdview.New(cli, policy.Prefix(o.Prefix), s.pol, vo))
+	s.health = newHealthIndex(o.StatusPath, o.Logger)
+	s.views = append(s.views, etcdview.New(cli, o.StatusPath, s.health, vo))
+	return s, nil
+}
+
+// topZones normalizes zones and drops those that lie below another one.
+func topZones(in []string) ([]string, error) {
+	var norm []string
+	for _, z := range in {
+		n, err := record.NormalizeName(z)
+		if err != nil {
+			return nil, fmt.Errorf("store: zone: %w", err)
+		}
+		if n == "." {
+			return nil, errors.New("store: the root zone cannot be managed")
+		}
+		norm = append(norm, n)
+	}
+	var out []string
+	for i, z := range norm {
+		covered := false
+		for j, o := range norm {
+			if i != j && record.IsSubdomain(z, o) && (z != o || j < i) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, z)
+		}
+	}
+	return out, nil
+}
+
+// Run mirrors until ctx ends.
+func (s *Store) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, v := range s.views {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v.Run(ctx)
+		}()
+	}
+	go func() {
+		for _, v := range s.views {
+			select {
+			case <-v.Ready():
+			case <-ctx.Done():
+				return
+			}
+		}
+		close(s.ready)
+	}()
+	wg.Wait()
+	return nil
+}
+
+// Ready is closed once every view has loaded.
+func (s *Store) Ready() <-chan struct{} { return s.ready }
+
+// IsReady reports whether Ready is closed.
+func (s *Store) IsReady() bool {
+	select {
+	case <-s.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stale reports whether any view has lost touch with etcd.
+func (s *Store) Stale() bool {
+	for _, v := range s.views {
+		if v.Status().Stale {
+			return true
+		}
+	}
+	return false
+}
+
+// Prefix is the records root.
+func (s *Store) Prefix() string { return s.prefix }
+
+// Zones are the mirrored zones, in the order given.
+func (s *Store) Zones() []string {
+	out := make([]string, len(s.zones))
+	for i, z := range s.zones {
+		out[i] = z.zone
+	}
+	return out
+}
+
+// zoneOf is the mirrored zone holding name, or nil.
+func (s *Store) zoneOf(name string) *zoneIndex {
+	for _, z := range s.zones {
+		if record.IsSubdomain(name, z.zone) {
+			return z
+		}
+	}
+	return nil
+}
+
+// Covers reports whether name is in a mirrored zone.
+func (s *Store) Covers(name string) bool { return s.zoneOf(name) != nil }
+
+// Snapshot returns the records of exactly name, sorted by key, and the
+// revision of the mirror they were read at. ok is false when name is in no
+// mirrored zone.
+func (s *Store) Snapshot(name string) (entries []Entry, rev int64, ok bool) {
+	z := s.zoneOf(name)
+	if z == nil {
+		return nil, 0, false
+	}
+	entries, rev = z.snapshot(name)
+	return entries, rev, true
+}
+
+// Records returns the records of exactly name, sorted by key.
+func (s *Store) Records(name string) []Entry {
+	e, _, _ := s.Snapshot(name)
+	return e
+}
+
+// Names returns up to limit names that have records, in key order, starting
+// after the name after ("" for the first page), and the name to continue
+// after, "" on the last page.
+func (s *Store) Names(after string, limit int) (names []string, next string) {
+	start := 0
+	if after != "" {
+		start = len(s.zones)
+		for i, z := range s.zones {
+			if record.IsSubdomain(after, z.zone) {
+				start = i
+				break
+			}
+		}
+	}
+	for i := start; i < len(s.zones) && len(names) < limit; i++ {
+		a := ""
+		if i == start {
+			a = after
+		}
+		names = append(names, s.zones[i].names(a, limit-len(names))...)
+	}
+	if len(names) == limit && limit > 0 {
+		last := names[len(names)-1]
+		// Only a page that may not be the last says where to go on.
+		if more, _ := s.Names(last, 1); len(more) > 0 {
+			next = last
+		}
+	}
+	return names, next
+}
+
+// Group returns the records filed under group g by Options.Group.
+func (s *Store) Group(g string) []Entry {
+	var out []Entry
+	for _, z := range s.zones {
+		out = append(out, z.group(g)...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// Groups returns every group key with at least one record.
+func (s *Store) Groups() []string {
+	var out []string
+	for _, z := range s.zones {
+		out = append(out, z.groupKeys()...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Health returns the stored status of ip; ok is false when it has none.
+func (s *Store) Health(ip netip.Addr) (health.Status, bool) { return s.health.get(ip) }
+
+// Policy returns the policy stored for name.
+func (s *Store) Policy(name string) (PolicyEntry, bool) { return s.pol.get(name) }
+
+// PolicySnapshot is Policy with the revision of the policy mirror.
+func (s *Store) PolicySnapshot(name string) (PolicyEntry, bool, int64) { return s.pol.snapshot(name) }
+
+// Policies returns every stored policy written with source and cluster.
+func (s *Store) Policies(source, cluster string) []PolicyEntry { return s.pol.owned(source, cluster) }
+
+// Wait waits until the mirrors holding keys have applied revision rev, or
+// ctx ends; it reports whether they did.
+func (s *Store) Wait(ctx context.Context, rev int64, keys ...string) bool {
+	for _, k := range keys {
+		t := s.trackerOf(k)
+		if t == nil {
+			continue
+		}
+		if !t.wait(ctx, rev) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) trackerOf(key string) *revTracker {
+	if hasPrefix(key, s.pol.prefix) {
+		return &s.pol.revTracker
+	}
+	if hasPrefix(key, s.health.path) {
+		return &s.health.revTracker
+	}
+	for _, z := range s.zones {
+		if z.holds(key) {
+			return &z.revTracker
+		}
+	}
+	return nil
+}
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
+
+// Commit runs a transaction: ops if every cmp holds, else the reads in
+// orElse. It returns the response, whose Succeeded says which ran.
+func (s *Store) Commit(ctx context.Context, cmps []clientv3.Cmp, ops, orElse []clientv3.Op) (*clientv3.TxnResponse, error) {
+	return s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(orElse...).Commit()
+}
+
+// revTracker is the revision a mirror has applied, with a way to wait for
+// it to move.
+type revTracker struct {
+	mu     sync.Mutex
+	rev    int64
+	notify chan struct{}
+}
+
+func (t *revTracker) advance(rev int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if rev > t.rev {
+		t.rev = rev
+	}
+	if t.notify != nil {
+		close(t.notify)
+		t.notify = nil
+	}
+}
+
+func (t *revTracker) current() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.rev
+}
+
+func (t *revTracker) wait(ctx context.Context, rev int64) bool {
+	for {
+		t.mu.Lock()
+		if t.rev >= rev {
+			t.mu.Unlock()
+			return true
+		}
+		if t.notify == nil {
+			t.notify = make(chan struct{})
+		}
+		ch := t.notify
+		t.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}

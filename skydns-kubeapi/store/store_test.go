@@ -1,0 +1,116 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/skydns/skydns/internal/etcdtest"
+	"github.com/skydns/skydns/internal/record"
+)
+
+// Every key RecordKey gives reads back, with record.ParseKey, as the name
+// it was made for, including a CNAME whose name looks like an id.
+func TestRecordKeyRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rec  record.Record
+		key  string
+	}{
+		{"cctv2.skydns.local.", record.Record{Type: record.TypeA, Host: "192.0.2.1"}, ""},
+		{"skydns.local.", record.Record{Type: record.TypeMX, Host: "mail.skydns.local.", Priority: 10}, ""},
+		{"tv1.skydns.local.", record.Record{Type: record.TypeCNAME, Host: "cctv2.skydns.local."}, "/skydns/local/skydns/tv1"},
+		{"deadbeef.skydns.local.", record.Record{Type: record.TypeCNAME, Host: "cctv2.skydns.local."}, "/skydns/local/skydns/deadbeef/"},
+		{"cafe.skydns.local.", record.Record{Type: record.TypeCNAME, Host: "x.example.com."}, "/skydns/local/skydns/cafe"},
+		{"_sip._udp.skydns.local.", record.Record{Type: record.TypeSRV, Host: "a.skydns.local.", Port: 5060}, ""},
+		{"t.skydns.local.", record.Record{Type: record.TypeTXT, Text: "hello"}, ""},
+	} {
+		n, _, err := Normalize(tc.rec)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		key := RecordKey("/skydns", tc.name, n)
+		if tc.key != "" && key != tc.key {
+			t.Errorf("%s: key %s, want %s", tc.name, key, tc.key)
+		}
+		got, _, err := record.ParseKey("/skydns", key, n)
+		if err != nil || got != tc.name {
+			t.Errorf("%s: key %s reads back as %q, %v", tc.name, key, got, err)
+		}
+	}
+}
+
+func TestTopZones(t *testing.T) {
+	got, err := topZones([]string{"skydns.local", "Kube.Skydns.Local.", "example.org.", "skydns.local."})
+	if err != nil || !slices.Equal(got, []string{"skydns.local.", "example.org."}) {
+		t.Errorf("got %v, %v", got, err)
+	}
+	if _, err := topZones([]string{"."}); err == nil {
+		t.Error("the root zone was accepted")
+	}
+}
+
+// The mirror holds a zone's records, the apex's own-path record included,
+// leaves out a sibling zone that shares the key prefix, and pages names.
+func TestMirror(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client()
+	for k, v := range map[string]string{
+		"/skydns/local/skydns":                 `{"type":"TXT","text":"apex"}`,
+		"/skydns/local/skydns/a/0a0b0c0d":      `{"host":"192.0.2.1"}`,
+		"/skydns/local/skydns/a/b/1a1b1c1d":    `{"host":"192.0.2.2"}`,
+		"/skydns/local/skydns/tv1/":            `{"type":"CNAME","host":"a.skydns.local"}`,
+		"/skydns/local/skydnsx/z/0a0b0c0d":     `{"host":"192.0.2.9"}`,
+		"/skydns/local/skydns/bad/0a0b0c0d":    `not json`,
+		"/skydns/org/example/www/0a0b0c0d":     `{"host":"203.0.113.1"}`,
+		"/skydns/monitor/status/192.0.2.1":     `{"status":"UP"}`,
+		"/skydns/policy/a.skydns.local":        `{"mode":"random","source":"api"}`,
+		"/skydns/local/skydns/a/b/c/2a2b2c2d/": `{"host":"192.0.2.3"}`,
+	} {
+		if _, err := cli.Put(context.Background(), k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := New(cli, Options{Prefix: "/skydns", StatusPath: "/skydns/monitor/status/",
+		Zones: []string{"skydns.local.", "example.org."}, ProgressInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-s.Ready()
+
+	var all []string
+	after := ""
+	for range 10 {
+		names, next := s.Names(after, 2)
+		all = append(all, names...)
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	want := []string{"skydns.local.", "a.skydns.local.", "b.a.skydns.local.", "c.b.a.skydns.local.", "tv1.skydns.local.", "www.example.org."}
+	if !slices.Equal(all, want) {
+		t.Errorf("names %v\nwant  %v", all, want)
+	}
+	if st, ok := s.Health(record.Record{Host: "192.0.2.1", Type: record.TypeA}.IP()); !ok || st.Status != "UP" {
+		t.Errorf("health %+v %v", st, ok)
+	}
+	if p, ok := s.Policy("a.skydns.local."); !ok || p.Source != "api" || p.Policy.Mode != "random" {
+		t.Errorf("policy %+v %v", p, ok)
+	}
+	// A change shows once Wait returns for its revision.
+	resp, err := cli.Delete(context.Background(), "/skydns/local/skydns/tv1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer wcancel()
+	if !s.Wait(wctx, resp.Header.Revision, "/skydns/local/skydns/tv1/") || len(s.Records("tv1.skydns.local.")) != 0 {
+		t.Errorf("delete not seen: %v", s.Records("tv1.skydns.local."))
+	}
+}
