@@ -25,6 +25,9 @@ type ScheduleGeneral struct {
 type ScheduleEtcd struct {
 	Etcd
 	LockPath string `ini:"lock-path" default:"/skydns/monitor/lock" help:"etcd key of the leader lock; only the holder schedules"`
+	// The election runs on a lease: a leader that dies without resigning
+	// is replaced once its lease expires.
+	LockTTL time.Duration `ini:"lock-ttl" unit:"s" default:"10s" help:"TTL of the leader's lease, whole seconds: a leader that dies without stepping down is replaced within this time"`
 	MonitorPaths
 }
 
@@ -42,6 +45,7 @@ func (c Schedule) Validate() error {
 	checkOptionalAddr(&p, sec, "metrics-addr", g.MetricsAddr)
 	c.Etcd.check(&p, "Etcd")
 	checkEtcdPath(&p, "Etcd", "lock-path", c.Etcd.LockPath)
+	checkTTL(&p, "Etcd", "lock-ttl", c.Etcd.LockTTL, time.Second)
 	c.Etcd.checkPaths(&p, "Etcd")
 	c.Log.check(&p, "Log")
 	return p.err()
