@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,8 +41,25 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 	store := zone.New(zone.Options{
 		Prefix: cfg.Etcd.Prefix, Zones: cfg.DNS.Zones(), StatusPath: cfg.DNS.IPMonitorPath, Logger: log,
 	})
+	// The first load builds the whole view at once, and garbage-collecting
+	// every time the heap doubles on the way up costs seconds with a
+	// million names. Collect less often until it is done, with a memory
+	// limit as the guard; then return to the defaults and hand the load's
+	// garbage back to the OS before saying ready.
+	gcPercent := debug.SetGCPercent(400)
+	memLimit := debug.SetMemoryLimit(1 << 30)
+	var ready atomic.Bool
 	wait := store.Start(ctx, env.Etcd)
 	defer wait()
+	go func() {
+		if store.Ready(ctx) {
+			debug.SetGCPercent(gcPercent)
+			debug.SetMemoryLimit(memLimit)
+			debug.FreeOSMemory()
+			ready.Store(true)
+			log.Info("ready: etcd reachable, zones loaded")
+		}
+	}()
 
 	var fwd server.Resolver
 	upstreams := cfg.DNS.Forwarders()
@@ -96,6 +114,7 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 		httpSrv = &http.Server{
 			Handler: stats.Handler(stats.Options{
 				Gatherer: reg, Store: store, Metrics: metrics, Token: cfg.Stats.AuthToken, Start: time.Now(),
+				Ready: ready.Load,
 			}),
 			ReadHeaderTimeout: 5 * time.Second,
 		}
@@ -107,14 +126,6 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 		log.Info("serving HTTP", "addr", ln.Addr().String())
 	}
 
-	go func() {
-		if store.Ready(ctx) {
-			// The first load leaves its garbage (etcd responses, scratch)
-			// behind once; hand it back rather than keep it as RSS.
-			debug.FreeOSMemory()
-			log.Info("ready: etcd reachable, zones loaded")
-		}
-	}()
 	<-ctx.Done()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -26,6 +26,9 @@ type Options struct {
 	// Token guards the stats API; empty refuses it (403).
 	Token string
 	Start time.Time
+	// Ready, when set, must also hold for /readyz: the daemon's own
+	// start-up work after the first load.
+	Ready func() bool
 }
 
 // Handler returns the HTTP routes.
@@ -37,12 +40,13 @@ func Handler(o Options) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		st := o.Store.Status()
-		body := map[string]any{"ready": st.Loaded, "stale": st.Stale, "revision": st.Revision}
+		ready := st.Loaded && (o.Ready == nil || o.Ready())
+		body := map[string]any{"ready": ready, "stale": st.Stale, "revision": st.Revision}
 		if !st.LastSync.IsZero() {
 			body["last_sync"] = st.LastSync.UTC().Format(time.RFC3339Nano)
 		}
 		code := http.StatusOK
-		if !st.Loaded {
+		if !ready {
 			code = http.StatusServiceUnavailable
 		}
 		writeJSON(w, code, body)

@@ -79,8 +79,9 @@ func TestHTTP(t *testing.T) {
 		}
 	}
 
-	_, body := get("/metrics")
-	for _, want := range []string{
+	// A response is counted just after it is sent: poll briefly.
+	var body string
+	wants := []string{
 		`skydns_dns_requests_total{transport="udp",type="A"} 4`,
 		`skydns_dns_responses_total{rcode="NOERROR"} 3`,
 		`skydns_dns_responses_total{rcode="NXDOMAIN"} 1`,
@@ -88,10 +89,24 @@ func TestHTTP(t *testing.T) {
 		`skydns_etcd_ready 1`,
 		`skydns_etcd_stale 0`,
 		`skydns_dns_request_duration_seconds_count{transport="udp"} 4`,
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %q", want)
+	}
+	missing := func() []string {
+		var out []string
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				out = append(out, want)
+			}
 		}
+		return out
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, body = get("/metrics")
+		if len(missing()) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, m := range missing() {
+		t.Errorf("/metrics lacks %q", m)
 	}
 
 	for _, tc := range []struct {
