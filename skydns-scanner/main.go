@@ -3,9 +3,12 @@ package main
 
 import (
 	"context"
+	"runtime"
 
 	"github.com/skydns/skydns/internal/config"
 	"github.com/skydns/skydns/internal/daemon"
+	"github.com/skydns/skydns/internal/monitor"
+	"github.com/skydns/skydns/skydns-scanner/agent"
 )
 
 func main() {
@@ -18,5 +21,23 @@ func main() {
 }
 
 func run(ctx context.Context, cfg *config.Scanner, env daemon.Env) error {
-	return daemon.WaitEtcd(ctx, env)
+	if n := cfg.General.Cores; n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
+	ac, err := agent.FromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	reg := monitor.NewRegistry()
+	ac.Log, ac.Registry = env.Log, reg
+	a, err := agent.New(env.Etcd, ac)
+	if err != nil {
+		return err
+	}
+	if addr := cfg.General.MetricsAddr; addr != "" {
+		if err := monitor.ServeMetrics(ctx, addr, reg, env.Log); err != nil {
+			return err
+		}
+	}
+	return a.Run(ctx)
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/skydns/skydns/internal/config"
 	"github.com/skydns/skydns/internal/daemon"
+	"github.com/skydns/skydns/internal/monitor"
+	"github.com/skydns/skydns/skydns-schedule/scheduler"
 )
 
 func main() {
@@ -18,5 +20,16 @@ func main() {
 }
 
 func run(ctx context.Context, cfg *config.Schedule, env daemon.Env) error {
-	return daemon.WaitEtcd(ctx, env)
+	sc := scheduler.FromConfig(cfg)
+	reg := monitor.NewRegistry()
+	sc.Log, sc.Registry = env.Log, reg
+	if cfg.General.ForceLockTime > 0 {
+		env.Log.Info("force-lock-time is ignored: the leader lock is an etcd lease (lock-ttl)")
+	}
+	if addr := cfg.General.MetricsAddr; addr != "" {
+		if err := monitor.ServeMetrics(ctx, addr, reg, env.Log); err != nil {
+			return err
+		}
+	}
+	return scheduler.New(env.Etcd, sc).Run(ctx)
 }

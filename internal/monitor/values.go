@@ -1,0 +1,102 @@
+package monitor
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/skydns/skydns/internal/policy"
+)
+
+// Spec is the value of a job key: what an agent probes on the IP.
+//
+// An empty spec is valid: the agent then probes its default-scann-ports
+// (and ICMP when its enable-icmp says so). Fields mean what they mean in a
+// policy's check (internal/policy), because that is where they come from.
+type Spec struct {
+	Ports   []int             `json:"ports,omitempty"`   // TCP connect on each
+	ICMP    *bool             `json:"icmp,omitempty"`    // nil: the agent's enable-icmp
+	HTTP    *policy.HTTPCheck `json:"http,omitempty"`    // HTTP(S) GET
+	Require policy.Require    `json:"require,omitempty"` // any (default) or all
+}
+
+// Normalize sorts and de-duplicates the ports, so that equal specs encode
+// to equal bytes and the schedule can compare jobs as strings.
+func (s Spec) Normalize() Spec {
+	if len(s.Ports) > 0 {
+		ports := slices.Clone(s.Ports)
+		slices.Sort(ports)
+		s.Ports = slices.Compact(ports)
+	}
+	if s.Require == policy.RequireAny {
+		s.Require = ""
+	}
+	if s.HTTP != nil {
+		h := *s.HTTP
+		s.HTTP = &h
+	}
+	if s.ICMP != nil {
+		b := *s.ICMP
+		s.ICMP = &b
+	}
+	return s
+}
+
+// Validate reports the first field an agent could not probe.
+func (s Spec) Validate() error {
+	c := policy.Check{Ports: s.Ports, ICMP: s.ICMP, HTTP: s.HTTP, Require: s.Require}
+	if err := (policy.Policy{Check: &c}).Validate(); err != nil {
+		return fmt.Errorf("monitor: spec: %w", err)
+	}
+	return nil
+}
+
+// Encode returns the canonical JSON of s.
+func (s Spec) Encode() []byte {
+	// Only ints, bools and strings: Marshal cannot fail.
+	b, _ := json.Marshal(s.Normalize())
+	return b
+}
+
+// DecodeSpec parses and validates a job value. Unknown fields are ignored
+// so that a newer schedule does not break older agents.
+func DecodeSpec(b []byte) (Spec, error) {
+	var s Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Spec{}, fmt.Errorf("monitor: spec: %w", err)
+	}
+	if err := s.Validate(); err != nil {
+		return Spec{}, err
+	}
+	return s.Normalize(), nil
+}
+
+// Heartbeat is the value of an agent's key. The key's existence is what
+// says the agent lives (it is on the agent's lease); the value only
+// describes it.
+type Heartbeat struct {
+	// Idle is true when the agent runs with enable-check = false: it is
+	// alive but probes nothing, so it must get no jobs.
+	Idle    bool      `json:"idle,omitempty"`
+	TTL     int64     `json:"ttl,omitempty"` // the lease's TTL in seconds
+	Started time.Time `json:"started,omitzero"`
+	Version string    `json:"version,omitempty"`
+}
+
+// Encode returns the JSON of h.
+func (h Heartbeat) Encode() []byte {
+	b, _ := json.Marshal(h) // cannot fail: plain fields only
+	return b
+}
+
+// DecodeHeartbeat parses a heartbeat. A value it cannot read (an older
+// agent's timestamp, say) describes an agent that probes: the key's
+// presence is the contract, the value a courtesy.
+func DecodeHeartbeat(b []byte) Heartbeat {
+	var h Heartbeat
+	if json.Unmarshal(b, &h) != nil {
+		return Heartbeat{}
+	}
+	return h
+}

@@ -1,0 +1,81 @@
+// Package agent is the skydns-scanner health-check agent: it registers in
+// etcd on a lease, follows the jobs the schedule leader assigns to it,
+// probes each target once per check-interval, and reports a verdict per
+// target, with flap protection, whenever that verdict changes.
+package agent
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/skydns/skydns/internal/etcdview"
+	"github.com/skydns/skydns/skydns-scanner/probe"
+)
+
+// Agent is one scanner.
+type Agent struct {
+	cfg     Config
+	cli     *clientv3.Client
+	m       *metrics
+	prober  *probe.Prober
+	rep     *reporter
+	jobs    *jobs
+	started time.Time
+
+	registered atomic.Bool
+	icmpMode   probe.ICMPMode
+}
+
+// New returns an agent that talks to etcd through cli. It detects how it
+// may ping; without any way to, ICMP checks are skipped (and logged),
+// because failing them would report every target down.
+func New(cli *clientv3.Client, cfg Config) (*Agent, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	m := newMetrics(cfg.Registry)
+	mode, err := probe.DetectICMP()
+	if err != nil && cfg.EnableCheck {
+		cfg.Log.Error("ICMP checks are skipped", "err", err)
+	}
+	a := &Agent{
+		cfg: cfg, cli: cli, m: m, started: time.Now().UTC().Truncate(time.Second), icmpMode: mode,
+		prober: probe.New(probe.Options{
+			Timeout: cfg.Timeout, Tries: cfg.Tries, PingTimeout: cfg.PingTimeout,
+			PingCount: cfg.PingCount, ICMPMode: mode,
+		}, m.probe),
+	}
+	a.rep = newReporter(cli, &a.cfg, m)
+	a.jobs = newJobs(&a.cfg, m)
+	return a, nil
+}
+
+// Name is the agent's name in etcd.
+func (a *Agent) Name() string { return a.cfg.Name }
+
+// Registered reports whether the agent currently holds its lease.
+func (a *Agent) Registered() bool { return a.registered.Load() }
+
+// Run works until ctx ends, then revokes its lease so that its heartbeat
+// and reports vanish at once, and returns nil. It never gives up on etcd:
+// while etcd is away the agent keeps probing its last jobs and writes the
+// verdicts that changed once etcd is back.
+func (a *Agent) Run(ctx context.Context) error {
+	a.cfg.Log.Info("agent starting", "agent", a.cfg.Name, "checks", a.cfg.EnableCheck,
+		"interval", a.cfg.Interval.String(), "rise", a.cfg.Rise, "fall", a.cfg.Fall,
+		"max-thread", a.cfg.MaxThreads, "icmp", a.icmpMode.String())
+	var wg sync.WaitGroup
+	wg.Go(func() { a.heartbeat(ctx) })
+	if a.cfg.EnableCheck {
+		view := etcdview.New(a.cli, a.cfg.Paths.JobPrefix(a.cfg.Name), a.jobs, etcdview.Options{Logger: a.cfg.Log})
+		wg.Go(func() { _ = view.Run(ctx) })
+		wg.Go(func() { a.rep.run(ctx) })
+		wg.Go(func() { newLoop(a).run(ctx) })
+	}
+	wg.Wait()
+	return nil
+}

@@ -1,0 +1,113 @@
+package agent
+
+import (
+	"iter"
+	"log/slog"
+	"net/netip"
+	"sync"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/skydns/skydns/internal/monitor"
+)
+
+// jobs is the etcd view handler of the agent's job directory. It only
+// collects changes; the probe loop takes them, so that the view never
+// waits on probing and probing never waits on etcd.
+type jobs struct {
+	paths monitor.Paths
+	agent string
+	log   *slog.Logger
+	m     *metrics
+
+	mu      sync.Mutex
+	full    map[netip.Addr]monitor.Spec // set by Load: the whole job list
+	changes map[netip.Addr]*monitor.Spec
+	kick    chan struct{}
+}
+
+func newJobs(c *Config, m *metrics) *jobs {
+	return &jobs{paths: c.Paths, agent: c.Name, log: c.Log, m: m,
+		changes: map[netip.Addr]*monitor.Spec{}, kick: make(chan struct{}, 1)}
+}
+
+// parse reads one job key-value; ok is false for a key that is not a job
+// of this agent or a value that is not a spec.
+func (j *jobs) parse(key, value []byte) (netip.Addr, monitor.Spec, bool) {
+	agent, ip, err := j.paths.ParseJobKey(string(key))
+	if err != nil || agent != j.agent {
+		return ip, monitor.Spec{}, false
+	}
+	if value == nil {
+		return ip, monitor.Spec{}, true
+	}
+	s, err := monitor.DecodeSpec(value)
+	if err != nil {
+		j.m.badJobs.Inc()
+		j.log.Warn("ignoring a job that is not a check spec", "key", string(key), "err", err)
+		return ip, monitor.Spec{}, false
+	}
+	return ip, s, true
+}
+
+func (j *jobs) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
+	full := map[netip.Addr]monitor.Spec{}
+	for kv, err := range kvs {
+		if err != nil {
+			return err
+		}
+		if ip, s, ok := j.parse(kv.Key, kv.Value); ok {
+			full[ip] = s
+		}
+	}
+	j.mu.Lock()
+	j.full = full
+	clear(j.changes)
+	j.mu.Unlock()
+	j.signal()
+	return nil
+}
+
+func (j *jobs) Apply(_ int64, events []*clientv3.Event) {
+	j.mu.Lock()
+	for _, ev := range events {
+		if ev.Type == clientv3.EventTypeDelete {
+			if ip, _, ok := j.parse(ev.Kv.Key, nil); ok {
+				j.changes[ip] = nil
+			}
+			continue
+		}
+		ip, s, ok := j.parse(ev.Kv.Key, ev.Kv.Value)
+		if !ok {
+			// A job we cannot read is no job: stop probing what it
+			// replaced rather than probe something nobody asked for.
+			if agent, ip, err := j.paths.ParseJobKey(string(ev.Kv.Key)); err == nil && agent == j.agent {
+				j.changes[ip] = nil
+			}
+			continue
+		}
+		j.changes[ip] = &s
+	}
+	j.mu.Unlock()
+	j.signal()
+}
+
+func (j *jobs) signal() {
+	select {
+	case j.kick <- struct{}{}:
+	default:
+	}
+}
+
+// take returns what changed since the last take: a full job list when the
+// view (re)loaded, and the single changes after it.
+func (j *jobs) take() (full map[netip.Addr]monitor.Spec, changes map[netip.Addr]*monitor.Spec) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	full, j.full = j.full, nil
+	if len(j.changes) > 0 {
+		changes, j.changes = j.changes, map[netip.Addr]*monitor.Spec{}
+	}
+	return full, changes
+}

@@ -1,0 +1,206 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/skydns/skydns/internal/health"
+	"github.com/skydns/skydns/internal/monitor"
+)
+
+// maxTxnOps stays under etcd's default --max-txn-ops (128).
+const maxTxnOps = 100
+
+// reporter keeps the agent's reports in etcd equal to its verdicts. The
+// probe loop only says what it wants (set, remove); the reporter writes
+// the difference in batches, retries while etcd is away, and rewrites
+// everything when the agent's lease is new (the old lease took the old
+// reports with it). Nothing is written while nothing changes.
+type reporter struct {
+	cli     *clientv3.Client
+	paths   monitor.Paths
+	agent   string
+	timeout time.Duration
+	log     *slog.Logger
+	m       *metrics
+
+	mu    sync.Mutex
+	lease clientv3.LeaseID
+	want  map[netip.Addr]health.Status // the reports that should exist
+	dirty map[netip.Addr]uint64        // to write; the value orders changes
+	seq   uint64
+	kick  chan struct{}
+}
+
+func newReporter(cli *clientv3.Client, c *Config, m *metrics) *reporter {
+	return &reporter{
+		cli: cli, paths: c.Paths, agent: c.Name, timeout: c.RequestTimeout, log: c.Log, m: m,
+		want: map[netip.Addr]health.Status{}, dirty: map[netip.Addr]uint64{},
+		kick: make(chan struct{}, 1),
+	}
+}
+
+func (r *reporter) markLocked(ip netip.Addr) {
+	r.seq++
+	r.dirty[ip] = r.seq
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// set records a new verdict on ip.
+func (r *reporter) set(ip netip.Addr, s health.Status) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.want[ip] = s
+	r.markLocked(ip)
+}
+
+// remove drops the report on ip (the job is gone).
+func (r *reporter) remove(ip netip.Addr) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.want[ip]; !ok {
+		return // never reported: nothing in etcd to delete
+	}
+	delete(r.want, ip)
+	r.markLocked(ip)
+}
+
+// setLease switches to a new lease: every report is written again on it.
+func (r *reporter) setLease(id clientv3.LeaseID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lease = id
+	for ip := range r.want {
+		r.markLocked(ip)
+	}
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+type pending struct {
+	ip  netip.Addr
+	seq uint64
+	put *health.Status // nil: delete
+}
+
+// take returns up to maxTxnOps changes to write, and the lease to put them on.
+func (r *reporter) take() ([]pending, clientv3.LeaseID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lease == clientv3.NoLease {
+		return nil, r.lease
+	}
+	out := make([]pending, 0, min(len(r.dirty), maxTxnOps))
+	for ip, seq := range r.dirty {
+		p := pending{ip: ip, seq: seq}
+		if s, ok := r.want[ip]; ok {
+			p.put = &s
+		}
+		out = append(out, p)
+		if len(out) == maxTxnOps {
+			break
+		}
+	}
+	return out, r.lease
+}
+
+// done clears what was written, unless it changed again meanwhile.
+func (r *reporter) done(batch []pending) (more bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range batch {
+		if r.dirty[p.ip] == p.seq {
+			delete(r.dirty, p.ip)
+		}
+	}
+	return len(r.dirty) > 0 && r.lease != clientv3.NoLease
+}
+
+// run writes changes until ctx ends.
+func (r *reporter) run(ctx context.Context) {
+	b := newBackoff()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.kick:
+		}
+		for {
+			batch, lease := r.take()
+			if len(batch) == 0 {
+				break
+			}
+			if err := r.write(ctx, batch, lease); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				r.m.reportErrors.Inc()
+				if !failing {
+					r.log.Warn("writing reports failed; retrying", "err", err, "pending", len(batch))
+					failing = true
+				}
+				if !b.wait(ctx) {
+					return
+				}
+				continue
+			}
+			if failing {
+				r.log.Info("writing reports works again")
+				failing = false
+			}
+			b = newBackoff()
+			r.m.reportsWritten.Add(float64(len(batch)))
+			if !r.done(batch) {
+				break
+			}
+		}
+	}
+}
+
+func (r *reporter) write(ctx context.Context, batch []pending, lease clientv3.LeaseID) error {
+	ops := make([]clientv3.Op, 0, len(batch))
+	for _, p := range batch {
+		key := r.paths.ReportKey(p.ip, r.agent)
+		if p.put == nil {
+			ops = append(ops, clientv3.OpDelete(key))
+			continue
+		}
+		v, err := health.Encode(*p.put)
+		if err != nil {
+			continue // only UP and DOWN are ever set
+		}
+		ops = append(ops, clientv3.OpPut(key, string(v), clientv3.WithLease(lease)))
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	_, err := r.cli.Txn(wctx).Then(ops...).Commit()
+	return err
+}
+
+// backoff doubles from 100ms to 5s between retries.
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
+
+func (b *backoff) wait(ctx context.Context) bool {
+	t := time.NewTimer(b.d)
+	defer t.Stop()
+	b.d = min(2*b.d, 5*time.Second)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,136 @@
+package scheduler
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/skydns/skydns/internal/config"
+	"github.com/skydns/skydns/internal/monitor"
+	"github.com/skydns/skydns/internal/policy"
+)
+
+func TestMergeSpec(t *testing.T) {
+	on, off := true, false
+	h1 := &policy.HTTPCheck{Path: "/a"}
+	h2 := &policy.HTTPCheck{Path: "/b"}
+	for _, tc := range []struct {
+		name        string
+		checks      []*policy.Check
+		statusPorts []int
+		want        string
+	}{
+		{"no policy, no status ports: agent defaults", []*policy.Check{nil}, nil, `{}`},
+		{"status ports when no policy gives any", []*policy.Check{nil}, []int{443, 80}, `{"ports":[80,443]}`},
+		{"policy ports win over status ports", []*policy.Check{{Ports: []int{8080}}}, []int{80}, `{"ports":[8080]}`},
+		{"ports of all names", []*policy.Check{{Ports: []int{81, 80}}, nil, {Ports: []int{80, 82}}}, nil, `{"ports":[80,81,82]}`},
+		{"icmp on wins", []*policy.Check{{ICMP: &off}, {ICMP: &on}}, nil, `{"icmp":true}`},
+		{"icmp off when nobody wants it", []*policy.Check{{ICMP: &off}, nil}, nil, `{"icmp":false}`},
+		{"first http check by name", []*policy.Check{nil, {HTTP: h1}, {HTTP: h2}}, nil, `{"http":{"path":"/a"}}`},
+		{"require all wins", []*policy.Check{{Require: policy.RequireAny}, {Require: policy.RequireAll}}, nil, `{"require":"all"}`},
+		{"require any is the default", []*policy.Check{{Require: policy.RequireAny}}, nil, `{}`},
+		{"bad status ports dropped", nil, []int{0, 80, 70000}, `{"ports":[80]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := string(mergeSpec(tc.checks, tc.statusPorts).Encode())
+			if got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+			if _, err := monitor.DecodeSpec([]byte(got)); err != nil {
+				t.Errorf("agent cannot read it: %v", err)
+			}
+		})
+	}
+}
+
+// The records view sees every key under the prefix; only A/AAAA records
+// outside the monitor and policy subtrees are targets.
+func TestStateTargets(t *testing.T) {
+	s := newState("/skydns", monitor.DefaultPaths(), "/skydns/monitor/lock")
+	put := func(k, v string) { s.putKey(k, []byte(v)) }
+	put("/skydns/local/skydns/web/0a000001", `{"host":"192.0.2.1"}`)
+	put("/skydns/local/skydns/web/0a000002", `{"host":"192.0.2.2","type":"A"}`)
+	put("/skydns/local/skydns/api", `{"host":"192.0.2.1"}`)                          // same IP, other name
+	put("/skydns/local/skydns/v6/0000abcd", `{"host":"2001:db8::1"}`)                // AAAA
+	put("/skydns/local/skydns/alias/", `{"type":"CNAME","host":"web.skydns.local"}`) // not probed
+	put("/skydns/local/skydns/txt/0000abce", `{"text":"hello"}`)
+	put("/skydns/local/skydns/bad/0000abcf", `not json`)
+	put("/skydns/monitor/status/192.0.2.9", `{"status":"UP"}`)      // monitor subtree
+	put("/skydns/monitor/job/a1/192.0.2.8", `{"host":"192.0.2.8"}`) // even if it looks like a record
+	put("/skydns/monitor/lock/694d8", `{"host":"192.0.2.7"}`)
+	put("/skydns/policy/web.skydns.local", `{"check":{"ports":[8080]}}`)
+
+	want := map[string][]string{
+		"192.0.2.1":   {"api.skydns.local.", "web.skydns.local."},
+		"192.0.2.2":   {"web.skydns.local."},
+		"2001:db8::1": {"v6.skydns.local."},
+	}
+	if len(s.ipNames) != len(want) {
+		t.Fatalf("targets %v, want %v", s.ipNames, want)
+	}
+	for ip, names := range want {
+		got := s.ipNames[netip.MustParseAddr(ip)]
+		if len(got) != len(names) {
+			t.Errorf("%s: names %v, want %v", ip, got, names)
+		}
+		for _, n := range names {
+			if got[n] != 1 {
+				t.Errorf("%s: names %v, want %v", ip, got, names)
+			}
+		}
+	}
+	if got := string(s.spec(netip.MustParseAddr("192.0.2.1")).Encode()); got != `{"ports":[8080]}` {
+		t.Errorf("spec of shared IP = %s", got)
+	}
+
+	// Deleting the policy and one record.
+	s.deleteKey("/skydns/policy/web.skydns.local")
+	s.deleteKey("/skydns/local/skydns/api")
+	if got := s.ipNames[netip.MustParseAddr("192.0.2.1")]; len(got) != 1 || got["web.skydns.local."] != 1 {
+		t.Errorf("after delete: %v", got)
+	}
+	if got := string(s.spec(netip.MustParseAddr("192.0.2.1")).Encode()); got != `{}` {
+		t.Errorf("spec without policy = %s", got)
+	}
+	// A record that changes its IP moves.
+	put("/skydns/local/skydns/web/0a000002", `{"host":"192.0.2.3"}`)
+	if _, ok := s.ipNames[netip.MustParseAddr("192.0.2.2")]; ok {
+		t.Errorf("192.0.2.2 still a target after its record moved")
+	}
+	if _, ok := s.ipNames[netip.MustParseAddr("192.0.2.3")]; !ok {
+		t.Errorf("192.0.2.3 not a target")
+	}
+	if len(s.nameIPs["api.skydns.local."]) != 0 {
+		t.Errorf("name index not cleaned: %v", s.nameIPs)
+	}
+}
+
+func TestJobIndex(t *testing.T) {
+	jobs := map[string]map[netip.Addr]string{}
+	holders := map[netip.Addr]map[string]struct{}{}
+	ip := netip.MustParseAddr("192.0.2.1")
+	setJob(jobs, holders, "a1", ip, "{}")
+	setJob(jobs, holders, "a2", ip, "{}")
+	deleteJob(jobs, holders, "a1", ip)
+	if len(holders[ip]) != 1 || len(jobs) != 1 {
+		t.Fatalf("after delete: jobs %v holders %v", jobs, holders)
+	}
+	deleteJob(jobs, holders, "a2", ip)
+	if len(holders) != 0 || len(jobs) != 0 {
+		t.Fatalf("not empty: jobs %v holders %v", jobs, holders)
+	}
+}
+
+func TestFromConfig(t *testing.T) {
+	var c config.Schedule
+	if _, err := config.Load("", &c, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.General.Hostname = "sched-1"
+	got := FromConfig(&c)
+	if got.Name != "sched-1" || got.Prefix != "/skydns" || got.Paths != monitor.DefaultPaths() ||
+		got.LockPath != "/skydns/monitor/lock" || got.LockTTL != 10*time.Second || got.Replicas != 2 ||
+		got.Interval != 5*time.Second || got.AgentDowntime != 15*time.Second || got.StatusGrace != 300*time.Second {
+		t.Errorf("FromConfig = %+v", got)
+	}
+}

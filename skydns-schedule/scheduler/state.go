@@ -1,0 +1,516 @@
+package scheduler
+
+import (
+	"iter"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/skydns/skydns/internal/health"
+	"github.com/skydns/skydns/internal/monitor"
+	"github.com/skydns/skydns/internal/policy"
+	"github.com/skydns/skydns/internal/record"
+)
+
+// state is the scheduler's picture of etcd, kept by five views (records
+// and policies, statuses, reports, agents, jobs). Every schedule keeps it,
+// leader or not, so that a standby that takes over acts at once. The
+// handlers note what changed; the leader loop takes those notes and acts
+// on just that.
+type state struct {
+	prefix     string   // record prefix, with a trailing slash
+	policyPfx  string   // <prefix>/policy/
+	skip       []string // prefixes under the record prefix that hold no records
+	paths      monitor.Paths
+	onChange   func()
+	badRecords func()
+
+	mu sync.Mutex
+
+	recs     map[string]recRef                  // record key -> its A/AAAA target
+	ipNames  map[netip.Addr]map[string]int      // IP -> names using it -> records
+	nameIPs  map[string]map[netip.Addr]struct{} // name -> IPs (for policy changes)
+	policies map[string]*policy.Check           // name -> what to probe
+	status   map[netip.Addr]statusEntry         // status keys
+	reports  map[netip.Addr]map[string]vote     // IP -> agent -> verdict
+	agents   map[string]agentEntry              // heartbeat keys
+	jobs     map[string]map[netip.Addr]string   // agent -> IP -> encoded spec
+	holders  map[netip.Addr]map[string]struct{} // IP -> agents with a job on it
+
+	// What changed since the leader last looked.
+	dirtyTargets  map[netip.Addr]struct{} // spec or existence: reassign
+	dirtyVotes    map[netip.Addr]struct{} // votes or checkers: decide again
+	agentsChanged bool                    // the set of agents: reassign all
+	all           bool                    // a view reloaded: look at everything
+}
+
+type recRef struct {
+	name string
+	ip   netip.Addr
+}
+
+type statusEntry struct {
+	state  health.State // Unknown when the value is unreadable
+	ports  []int
+	modRev int64
+}
+
+type vote struct {
+	state  health.State
+	reason string
+}
+
+type agentEntry struct {
+	lease clientv3.LeaseID
+	idle  bool
+}
+
+func newState(prefix string, paths monitor.Paths, lockPath string) *state {
+	prefix = strings.TrimRight(prefix, "/") + "/"
+	s := &state{
+		prefix: prefix, policyPfx: policy.Prefix(prefix), paths: paths,
+		onChange: func() {}, badRecords: func() {},
+		dirtyTargets: map[netip.Addr]struct{}{}, dirtyVotes: map[netip.Addr]struct{}{},
+		reports: map[netip.Addr]map[string]vote{}, agents: map[string]agentEntry{},
+		jobs: map[string]map[netip.Addr]string{}, holders: map[netip.Addr]map[string]struct{}{},
+		status: map[netip.Addr]statusEntry{},
+	}
+	// The monitor subtree never holds records, whatever the paths say, and
+	// neither do the configured monitor paths and the lock.
+	s.skip = []string{prefix + "monitor/"}
+	for _, p := range []string{paths.Status, paths.Report, paths.Heart, paths.Job, strings.TrimRight(lockPath, "/") + "/"} {
+		if strings.HasPrefix(p, prefix) {
+			s.skip = append(s.skip, p)
+		}
+	}
+	s.resetRecords()
+	return s
+}
+
+func (s *state) resetRecords() {
+	s.recs = map[string]recRef{}
+	s.ipNames = map[netip.Addr]map[string]int{}
+	s.nameIPs = map[string]map[netip.Addr]struct{}{}
+	s.policies = map[string]*policy.Check{}
+}
+
+// changed marks everything for the leader after a view (re)loaded.
+func (s *state) changedAll() {
+	s.all = true
+	s.agentsChanged = true
+}
+
+// ---- records and policies ----
+
+type recordsView struct{ s *state }
+
+func (h recordsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
+	// Build aside and swap, so that a load that fails halfway leaves the
+	// previous state in place, as etcdview requires.
+	tmp := &state{prefix: h.s.prefix, policyPfx: h.s.policyPfx, skip: h.s.skip, badRecords: h.s.badRecords,
+		dirtyTargets: map[netip.Addr]struct{}{}}
+	tmp.resetRecords()
+	for kv, err := range kvs {
+		if err != nil {
+			return err
+		}
+		tmp.putKey(string(kv.Key), kv.Value)
+	}
+	s := h.s
+	s.mu.Lock()
+	s.recs, s.ipNames, s.nameIPs, s.policies = tmp.recs, tmp.ipNames, tmp.nameIPs, tmp.policies
+	s.changedAll()
+	s.mu.Unlock()
+	s.onChange()
+	return nil
+}
+
+func (h recordsView) Apply(_ int64, events []*clientv3.Event) {
+	s := h.s
+	s.mu.Lock()
+	for _, ev := range events {
+		key := string(ev.Kv.Key)
+		if ev.Type == clientv3.EventTypeDelete {
+			s.deleteKey(key)
+		} else {
+			s.putKey(key, ev.Kv.Value)
+		}
+	}
+	s.mu.Unlock()
+	s.onChange()
+}
+
+func (s *state) skipped(key string) bool {
+	for _, p := range s.skip {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *state) putKey(key string, value []byte) {
+	if strings.HasPrefix(key, s.policyPfx) {
+		s.putPolicy(key, value)
+		return
+	}
+	if s.skipped(key) {
+		return
+	}
+	s.dropRecord(key) // a put may change what the key held
+	r, err := record.Decode(value)
+	if err != nil {
+		s.badRecords()
+		return
+	}
+	ip := r.IP()
+	if !ip.IsValid() {
+		return // not A/AAAA: nothing to probe
+	}
+	name, _, err := record.ParseKey(s.prefix, key, r)
+	if err != nil {
+		s.badRecords()
+		return
+	}
+	ip = ip.Unmap()
+	s.recs[key] = recRef{name, ip}
+	names := s.ipNames[ip]
+	if names == nil {
+		names = map[string]int{}
+		s.ipNames[ip] = names
+	}
+	names[name]++
+	ips := s.nameIPs[name]
+	if ips == nil {
+		ips = map[netip.Addr]struct{}{}
+		s.nameIPs[name] = ips
+	}
+	ips[ip] = struct{}{}
+	s.dirtyTargets[ip] = struct{}{}
+}
+
+func (s *state) deleteKey(key string) {
+	if strings.HasPrefix(key, s.policyPfx) {
+		s.putPolicy(key, nil)
+		return
+	}
+	s.dropRecord(key)
+}
+
+func (s *state) dropRecord(key string) {
+	ref, ok := s.recs[key]
+	if !ok {
+		return
+	}
+	delete(s.recs, key)
+	names := s.ipNames[ref.ip]
+	if names[ref.name]--; names[ref.name] <= 0 {
+		delete(names, ref.name)
+		delete(s.nameIPs[ref.name], ref.ip)
+		if len(s.nameIPs[ref.name]) == 0 {
+			delete(s.nameIPs, ref.name)
+		}
+	}
+	if len(names) == 0 {
+		delete(s.ipNames, ref.ip)
+	}
+	s.dirtyTargets[ref.ip] = struct{}{}
+}
+
+// putPolicy records the check of a policy key (value nil: deleted). A
+// policy that does not parse counts as none: the defaults are probed.
+func (s *state) putPolicy(key string, value []byte) {
+	name, err := policy.ParseKey(strings.TrimSuffix(s.prefix, "/"), key)
+	if err != nil {
+		return
+	}
+	var check *policy.Check
+	if value != nil {
+		if p, err := policy.Decode(value); err == nil {
+			check = p.Check
+		} else {
+			s.badRecords()
+		}
+	}
+	if check == nil {
+		delete(s.policies, name)
+	} else {
+		s.policies[name] = check
+	}
+	for ip := range s.nameIPs[name] {
+		s.dirtyTargets[ip] = struct{}{}
+	}
+}
+
+// spec is the merged check spec of ip (locked).
+func (s *state) spec(ip netip.Addr) monitor.Spec {
+	names := make([]string, 0, len(s.ipNames[ip]))
+	for n := range s.ipNames[ip] {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	checks := make([]*policy.Check, len(names))
+	for i, n := range names {
+		checks[i] = s.policies[n]
+	}
+	return mergeSpec(checks, s.status[ip].ports)
+}
+
+// ---- statuses ----
+
+type statusView struct{ s *state }
+
+func (h statusView) parse(kv *mvccpb.KeyValue) (netip.Addr, statusEntry, bool) {
+	ip, err := h.s.paths.ParseStatusKey(string(kv.Key))
+	if err != nil {
+		return ip, statusEntry{}, false
+	}
+	e := statusEntry{modRev: kv.ModRevision}
+	if st, err := health.Decode(kv.Value); err == nil {
+		e.state, _ = st.State()
+		e.ports = st.Ports
+	}
+	return ip, e, true
+}
+
+func (h statusView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
+	m := map[netip.Addr]statusEntry{}
+	for kv, err := range kvs {
+		if err != nil {
+			return err
+		}
+		if ip, e, ok := h.parse(kv); ok {
+			m[ip] = e
+		}
+	}
+	s := h.s
+	s.mu.Lock()
+	s.status = m
+	s.changedAll()
+	s.mu.Unlock()
+	s.onChange()
+	return nil
+}
+
+func (h statusView) Apply(_ int64, events []*clientv3.Event) {
+	s := h.s
+	s.mu.Lock()
+	for _, ev := range events {
+		ip, e, ok := h.parse(ev.Kv)
+		if !ok {
+			continue
+		}
+		old := s.status[ip]
+		if ev.Type == clientv3.EventTypeDelete {
+			delete(s.status, ip)
+			e = statusEntry{}
+		} else {
+			s.status[ip] = e
+		}
+		if !slices.Equal(old.ports, e.ports) {
+			s.dirtyTargets[ip] = struct{}{}
+		}
+		s.dirtyVotes[ip] = struct{}{}
+	}
+	s.mu.Unlock()
+	s.onChange()
+}
+
+// ---- reports ----
+
+type reportsView struct{ s *state }
+
+func (h reportsView) parse(kv *mvccpb.KeyValue) (netip.Addr, string, vote, bool) {
+	ip, agent, err := h.s.paths.ParseReportKey(string(kv.Key))
+	if err != nil {
+		return ip, agent, vote{}, false
+	}
+	var v vote
+	if st, err := health.Decode(kv.Value); err == nil {
+		v.state, _ = st.State()
+		v.reason = st.Reason
+	}
+	return ip, agent, v, true
+}
+
+func (h reportsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
+	m := map[netip.Addr]map[string]vote{}
+	for kv, err := range kvs {
+		if err != nil {
+			return err
+		}
+		if ip, agent, v, ok := h.parse(kv); ok {
+			setVote(m, ip, agent, v)
+		}
+	}
+	s := h.s
+	s.mu.Lock()
+	s.reports = m
+	s.changedAll()
+	s.mu.Unlock()
+	s.onChange()
+	return nil
+}
+
+func (h reportsView) Apply(_ int64, events []*clientv3.Event) {
+	s := h.s
+	s.mu.Lock()
+	for _, ev := range events {
+		ip, agent, v, ok := h.parse(ev.Kv)
+		if !ok {
+			continue
+		}
+		if ev.Type == clientv3.EventTypeDelete {
+			if m := s.reports[ip]; m != nil {
+				delete(m, agent)
+				if len(m) == 0 {
+					delete(s.reports, ip)
+				}
+			}
+		} else {
+			setVote(s.reports, ip, agent, v)
+		}
+		s.dirtyVotes[ip] = struct{}{}
+	}
+	s.mu.Unlock()
+	s.onChange()
+}
+
+func setVote(m map[netip.Addr]map[string]vote, ip netip.Addr, agent string, v vote) {
+	votes := m[ip]
+	if votes == nil {
+		votes = map[string]vote{}
+		m[ip] = votes
+	}
+	votes[agent] = v
+}
+
+// ---- agents ----
+
+type agentsView struct{ s *state }
+
+func (h agentsView) parse(kv *mvccpb.KeyValue) (string, agentEntry, bool) {
+	agent, err := h.s.paths.ParseAgentKey(string(kv.Key))
+	if err != nil {
+		return "", agentEntry{}, false
+	}
+	return agent, agentEntry{lease: clientv3.LeaseID(kv.Lease), idle: monitor.DecodeHeartbeat(kv.Value).Idle}, true
+}
+
+func (h agentsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
+	m := map[string]agentEntry{}
+	for kv, err := range kvs {
+		if err != nil {
+			return err
+		}
+		if a, e, ok := h.parse(kv); ok {
+			m[a] = e
+		}
+	}
+	s := h.s
+	s.mu.Lock()
+	s.agents = m
+	s.changedAll()
+	s.mu.Unlock()
+	s.onChange()
+	return nil
+}
+
+func (h agentsView) Apply(_ int64, events []*clientv3.Event) {
+	s := h.s
+	s.mu.Lock()
+	for _, ev := range events {
+		a, e, ok := h.parse(ev.Kv)
+		if !ok {
+			continue
+		}
+		if ev.Type == clientv3.EventTypeDelete {
+			delete(s.agents, a)
+		} else {
+			s.agents[a] = e
+		}
+		s.agentsChanged = true
+	}
+	s.mu.Unlock()
+	s.onChange()
+}
+
+// ---- jobs ----
+
+type jobsView struct{ s *state }
+
+func (h jobsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
+	jobs := map[string]map[netip.Addr]string{}
+	holders := map[netip.Addr]map[string]struct{}{}
+	for kv, err := range kvs {
+		if err != nil {
+			return err
+		}
+		if agent, ip, err := h.s.paths.ParseJobKey(string(kv.Key)); err == nil {
+			setJob(jobs, holders, agent, ip, string(kv.Value))
+		}
+	}
+	s := h.s
+	s.mu.Lock()
+	s.jobs, s.holders = jobs, holders
+	s.changedAll()
+	s.mu.Unlock()
+	s.onChange()
+	return nil
+}
+
+func (h jobsView) Apply(_ int64, events []*clientv3.Event) {
+	s := h.s
+	s.mu.Lock()
+	for _, ev := range events {
+		agent, ip, err := s.paths.ParseJobKey(string(ev.Kv.Key))
+		if err != nil {
+			continue
+		}
+		if ev.Type == clientv3.EventTypeDelete {
+			deleteJob(s.jobs, s.holders, agent, ip)
+		} else {
+			setJob(s.jobs, s.holders, agent, ip, string(ev.Kv.Value))
+		}
+		// Someone else's change to a job is undone by the next
+		// assignment; our own comes back here and changes nothing.
+		s.dirtyTargets[ip] = struct{}{}
+		s.dirtyVotes[ip] = struct{}{}
+	}
+	s.mu.Unlock()
+	s.onChange()
+}
+
+func setJob(jobs map[string]map[netip.Addr]string, holders map[netip.Addr]map[string]struct{}, agent string, ip netip.Addr, spec string) {
+	m := jobs[agent]
+	if m == nil {
+		m = map[netip.Addr]string{}
+		jobs[agent] = m
+	}
+	m[ip] = spec
+	h := holders[ip]
+	if h == nil {
+		h = map[string]struct{}{}
+		holders[ip] = h
+	}
+	h[agent] = struct{}{}
+}
+
+func deleteJob(jobs map[string]map[netip.Addr]string, holders map[netip.Addr]map[string]struct{}, agent string, ip netip.Addr) {
+	if m := jobs[agent]; m != nil {
+		delete(m, ip)
+		if len(m) == 0 {
+			delete(jobs, agent)
+		}
+	}
+	if h := holders[ip]; h != nil {
+		delete(h, agent)
+		if len(h) == 0 {
+			delete(holders, ip)
+		}
+	}
+}
