@@ -1,0 +1,110 @@
+// Command gendata writes the benchmark data set: N names
+// n<i>.bench.skydns.local. with three A records each into etcd, as SkyDNS
+// writes records, a health status key for every address (about 10% DOWN),
+// the same names as a zone file for Knot DNS, and a dnsperf query file.
+//
+// It is part of scripts/bench (see run.sh and docs/benchmarks.md). The
+// addresses come from the documentation and benchmarking ranges: they are
+// served, never contacted.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/skydns/skydns/internal/etcdclient"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "gendata:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("gendata", flag.ContinueOnError)
+	var s Spec
+	fs.StringVar(&s.Prefix, "prefix", "/skydns", "etcd record prefix")
+	fs.StringVar(&s.StatusPath, "status-path", "/skydns/monitor/status/", "etcd health status directory")
+	fs.StringVar(&s.Zone, "zone", "bench.skydns.local.", "zone the names are in")
+	fs.IntVar(&s.Names, "names", 10000, "number of names")
+	fs.IntVar(&s.IPsPerName, "ips", 3, "A records per name")
+	fs.IntVar(&s.DownPct, "down-pct", 10, "percentage of addresses whose status is DOWN")
+	fs.Uint64Var(&s.Seed, "seed", 1, "seed of the DOWN choice and the query order")
+	endpoints := fs.String("etcd", "", "etcd endpoints, comma-separated; empty: write no etcd data")
+	out := fs.String("out", "", "directory for <zone>zone and queries.txt; empty: write no files")
+	queries := fs.Int("queries", 0, "lines of the query file; 0: min(names, 1000000)")
+	ttl := fs.Uint("ttl", 30, "TTL of the zone file's records (match skydns's ttl)")
+	txnOps := fs.Int("txn-ops", 128, "puts per etcd transaction (at most 128)")
+	workers := fs.Int("workers", 16, "concurrent etcd transactions")
+	timeout := fs.Duration("timeout", 15*time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	p, err := NewPlan(s)
+	if err != nil {
+		return err
+	}
+	if *queries <= 0 {
+		*queries = min(p.Names, 1_000_000)
+	}
+
+	if *out != "" {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		if err := writeFile(filepath.Join(*out, p.Zone+"zone"), func(f *os.File) error { return p.WriteZone(f, uint32(*ttl)) }); err != nil {
+			return err
+		}
+		if err := writeFile(filepath.Join(*out, "queries.txt"), func(f *os.File) error { return p.WriteQueries(f, *queries) }); err != nil {
+			return err
+		}
+		fmt.Printf("gendata: zone file and %d queries in %s (%.1fs)\n", *queries, *out, time.Since(t0).Seconds())
+	}
+
+	if *endpoints != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+		defer cancel()
+		cli, err := etcdclient.New(etcdclient.Options{Endpoints: strings.Split(*endpoints, ","), DialTimeout: 10 * time.Second})
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		t0 := time.Now()
+		st, err := p.Load(ctx, cli, *txnOps, *workers, func(st Stats) {
+			fmt.Printf("gendata: %d txns, %d records, %.0fs\n", st.Txns, st.Records, time.Since(t0).Seconds())
+		})
+		if err != nil {
+			return err
+		}
+		d := time.Since(t0)
+		fmt.Printf("gendata: etcd: %d records of %d names, %d status keys (%d DOWN) in %d txns, %.1fs (%.0f puts/s)\n",
+			st.Records, p.Names, st.Statuses, st.Down, st.Txns, d.Seconds(), float64(st.Records+st.Statuses)/d.Seconds())
+	}
+	return nil
+}
+
+// writeFile writes through a temporary file and renames, so a reader never
+// sees a half-written file.
+func writeFile(path string, write func(*os.File) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".gendata-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
