@@ -257,9 +257,9 @@ func TestAliases(t *testing.T) {
 	}{
 		{
 			name: "etcd-machine", dst: new(DNS),
-			content: "[Etcd]\netcd-machine = http://10.0.0.1:2379,http://10.0.0.2:2379\n",
+			content: "[Etcd]\netcd-machine = http://192.0.2.1:2379,http://192.0.2.2:2379\n",
 			get:     func(d any) any { return d.(*DNS).Etcd.Servers },
-			want:    []string{"http://10.0.0.1:2379", "http://10.0.0.2:2379"},
+			want:    []string{"http://192.0.2.1:2379", "http://192.0.2.2:2379"},
 		},
 		{
 			name: "key wins over alias", dst: new(DNS),
@@ -289,8 +289,8 @@ func TestAliases(t *testing.T) {
 			get: func(d any) any { return d.(*Schedule).Etcd.HeartPath }, want: "/x/agent/",
 		},
 		{
-			name: "etcd-server in General", dst: new(API), content: "[General]\netcd-server = http://10.0.0.9:2379\n",
-			get: func(d any) any { return d.(*API).Etcd.Servers }, want: []string{"http://10.0.0.9:2379"},
+			name: "etcd-server in General", dst: new(API), content: "[General]\netcd-server = http://192.0.2.9:2379\n",
+			get: func(d any) any { return d.(*API).Etcd.Servers }, want: []string{"http://192.0.2.9:2379"},
 		},
 		{
 			name: "Etcd section wins over General", dst: new(API),
@@ -305,7 +305,7 @@ func TestAliases(t *testing.T) {
 		},
 		{
 			name: "etcd-server is not an alias outside skydns-api.conf", dst: new(Scanner),
-			content:  "[General]\netcd-server = http://10.0.0.9:2379\n",
+			content:  "[General]\netcd-server = http://192.0.2.9:2379\n",
 			get:      func(d any) any { return d.(*Scanner).Etcd.Servers },
 			want:     []string{"http://127.0.0.1:2379"},
 			warnings: []string{"f.conf [General] etcd-server: unknown key, ignored"},
@@ -418,8 +418,8 @@ func TestErrors(t *testing.T) {
 			`skydns.conf [Dns] all-down: unknown value "some" (want all, none, servfail)`},
 		{"client mask", "skydns.conf", "[Dns]\nclient-mask-v4 = 33\n", nil, new(DNS),
 			"skydns.conf [Dns] client-mask-v4: must be 0-32, got 33"},
-		{"recursion CIDR", "skydns.conf", "[Dns]\nallow-recursion = 10.0.0.0/33\n", nil, new(DNS),
-			`skydns.conf [Dns] allow-recursion: bad CIDR "10.0.0.0/33"`},
+		{"recursion CIDR", "skydns.conf", "[Dns]\nallow-recursion = 192.0.2.0/33\n", nil, new(DNS),
+			`skydns.conf [Dns] allow-recursion: bad CIDR "192.0.2.0/33"`},
 		{"forwarder", "skydns.conf", "[Dns]\nex-nameservers = dns.google\n", nil, new(DNS),
 			`skydns.conf [Dns] ex-nameservers: bad server "dns.google": want an IP address, optionally with :port`},
 		{"stub zones", "skydns.conf", "[Dns]\ninDomainServers = a.b\n", nil, new(DNS),
@@ -573,14 +573,14 @@ func TestHelpers(t *testing.T) {
 	d := wantDNS.DNS
 	d.Domains = []string{"Example.COM", "b."}
 	d.Nameservers = []string{"8.8.8.8", "1.1.1.1:5353", "::1", "[2001:db8::1]:53"}
-	d.StubZones = "x.example.com@10.0.0.1"
+	d.StubZones = "x.example.com@192.0.2.1"
 	if got, want := d.Zones(), []string{"example.com.", "b."}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Zones %q", got)
 	}
 	if got, want := d.Forwarders(), []string{"8.8.8.8:53", "1.1.1.1:5353", "[::1]:53", "[2001:db8::1]:53"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Forwarders %q", got)
 	}
-	if got := d.StubZoneMap(); !reflect.DeepEqual(got, map[string][]string{"x.example.com.": {"10.0.0.1:53"}}) {
+	if got := d.StubZoneMap(); !reflect.DeepEqual(got, map[string][]string{"x.example.com.": {"192.0.2.1:53"}}) {
 		t.Errorf("StubZoneMap %v", got)
 	}
 	if got := d.RecursionPrefixes(); len(got) != 2 || got[0].String() != "127.0.0.0/8" || got[1].String() != "::1/128" {

@@ -128,7 +128,7 @@ func TestTruncatedRetriesOverTCP(t *testing.T) {
 			m.Truncated = true
 			m.Answer = []dns.RR{&dns.A{
 				Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
-				A:   net.ParseIP("10.0.0.1"),
+				A:   net.ParseIP("203.0.113.1"),
 			}}
 			b, err := m.Pack()
 			if err != nil {
