@@ -95,7 +95,22 @@ func TestSelectionModes(t *testing.T) {
 	s.setPolicy("pri.skydns.local.", policy.Policy{Mode: policy.ModePriority})
 	s.addA("cap.skydns.local.", "192.0.2.31", "192.0.2.32", "192.0.2.33")
 	s.setPolicy("cap.skydns.local.", policy.Policy{MaxAnswers: 2})
-	s.eventually("policies loaded", "cap.skydns.local.", dns.TypeA, func(m *dns.Msg) bool { return len(m.Answer) == 2 })
+	// Policies come through their own etcd view: wait for them, not for
+	// the records.
+	waitFor(t, "policies loaded", func() bool {
+		for _, n := range []string{"rnd", "wgt", "pri", "cap"} {
+			if s.store.Policy(n+".skydns.local.") == nil {
+				return false
+			}
+		}
+		return true
+	})
+	s.eventually("records loaded", "cap.skydns.local.", dns.TypeA, func(m *dns.Msg) bool { return len(m.Answer) == 2 })
+	s.eventually("records loaded", "pri.skydns.local.", dns.TypeA, sameIPs("192.0.2.20", "192.0.2.21"))
+	s.eventually("records loaded", "wgt.skydns.local.", dns.TypeA, func(m *dns.Msg) bool {
+		n, _ := s.store.ZoneOf("wgt.skydns.local.").Lookup("wgt.skydns.local.")
+		return n != nil && len(n.Addrs) == 2
+	})
 
 	seen := map[string]int{}
 	for range 300 {
@@ -152,7 +167,11 @@ func TestHoldOne(t *testing.T) {
 	s := newHarness(t, cfg)
 	backends := []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"}
 	s.addA("sticky.skydns.local.", backends...)
-	s.eventually("loaded", "sticky.skydns.local.", dns.TypeA, func(m *dns.Msg) bool { return len(m.Answer) == 1 })
+	// Hold-one answers one IP however many are loaded: wait for all four.
+	waitFor(t, "all four loaded", func() bool {
+		n, _ := s.store.ZoneOf("sticky.skydns.local.").Lookup("sticky.skydns.local.")
+		return n != nil && len(n.Addrs) == 4
+	})
 
 	const clients = 400
 	before := holdOneMapping(s, "sticky.skydns.local.", clients)
