@@ -58,7 +58,10 @@ func rdata(rr dns.RR) string {
 func TestAnswers(t *testing.T) {
 	s := newHarness(t, defaultConfig())
 	loadCatalog(s)
-	s.eventually("catalog loaded", "a.other.test.", dns.TypeA, sameIPs("203.0.113.30"))
+	// Each zone has its own etcd view: wait for the last record of each.
+	s.eventually("skydns.local. loaded", "a.wild.skydns.local.", dns.TypeA, sameIPs("192.0.2.99"))
+	s.eventually("sub.skydns.local. loaded", "host.sub.skydns.local.", dns.TypeA, sameIPs("203.0.113.20"))
+	s.eventually("other.test. loaded", "a.other.test.", dns.TypeA, sameIPs("203.0.113.30"))
 
 	for _, tc := range []answerCase{
 		{name: "A of the original API", qname: "cctv2.skydns.local.", qtype: dns.TypeA, sorted: true,
