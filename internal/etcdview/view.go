@@ -24,6 +24,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/skydns/skydns/internal/backoff"
 )
 
 // Handler receives the contents of the prefix. Calls never overlap.
@@ -153,7 +155,7 @@ func (v *View) Run(ctx context.Context) error {
 }
 
 func (v *View) loadRetrying(ctx context.Context) error {
-	backoff := newBackoff()
+	retry := backoff.New()
 	for {
 		err := v.load(ctx)
 		if err == nil {
@@ -164,7 +166,7 @@ func (v *View) loadRetrying(ctx context.Context) error {
 		}
 		v.markStale()
 		v.log.Warn("etcd view load failed", "err", err)
-		if !backoff.wait(ctx) {
+		if !retry.Wait(ctx) {
 			return ctx.Err()
 		}
 	}
@@ -250,7 +252,7 @@ func (v *View) readPages(ctx context.Context, rev int64, yield func(*mvccpb.KeyV
 // watch follows changes from the current revision until history is lost
 // (returns errReload) or ctx ends.
 func (v *View) watch(ctx context.Context) error {
-	backoff := newBackoff()
+	retry := backoff.New()
 	for {
 		synced := v.lastSync.Load()
 		err := v.watchOnce(ctx)
@@ -258,12 +260,12 @@ func (v *View) watch(ctx context.Context) error {
 			return err
 		}
 		if v.lastSync.Load() != synced {
-			backoff = newBackoff() // it worked for a while: retry fast
+			retry = backoff.New() // it worked for a while: retry fast
 		}
 		v.markStale()
 		v.restarts.Add(1)
 		v.log.Warn("etcd watch lost, re-watching", "err", err, "revision", v.revision.Load())
-		if !backoff.wait(ctx) {
+		if !retry.Wait(ctx) {
 			return ctx.Err()
 		}
 	}
@@ -351,22 +353,5 @@ func (v *View) markStale() {
 func (v *View) checkStale() {
 	if last := v.lastSync.Load(); last != 0 && time.Since(time.Unix(0, last)) > v.o.StaleAfter {
 		v.markStale()
-	}
-}
-
-// backoff doubles from 100ms to 5s between retries.
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
-
-func (b *backoff) wait(ctx context.Context) bool {
-	t := time.NewTimer(b.d)
-	defer t.Stop()
-	b.d = min(2*b.d, 5*time.Second)
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

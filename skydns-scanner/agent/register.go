@@ -9,6 +9,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/skydns/skydns/internal/backoff"
 	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/version"
 )
@@ -58,7 +59,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 // register grants a lease and puts the heartbeat key on it, retrying until
 // it works or ctx ends.
 func (a *Agent) register(ctx context.Context) (clientv3.LeaseID, error) {
-	b := newBackoff()
+	b := backoff.New()
 	warned := false
 	for {
 		id, ttl, err := a.registerOnce(ctx)
@@ -74,7 +75,7 @@ func (a *Agent) register(ctx context.Context) (clientv3.LeaseID, error) {
 			a.cfg.Log.Warn("cannot register with etcd yet; probing goes on, reports wait", "err", err)
 			warned = true
 		}
-		if !b.wait(ctx) {
+		if !b.Wait(ctx) {
 			return 0, ctx.Err()
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/skydns/skydns/internal/backoff"
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/monitor"
 )
@@ -128,7 +129,7 @@ func (r *reporter) done(batch []pending) (more bool) {
 
 // run writes changes until ctx ends.
 func (r *reporter) run(ctx context.Context) {
-	b := newBackoff()
+	b := backoff.New()
 	failing := false
 	for {
 		select {
@@ -150,7 +151,7 @@ func (r *reporter) run(ctx context.Context) {
 					r.log.Warn("writing reports failed; retrying", "err", err, "pending", len(batch))
 					failing = true
 				}
-				if !b.wait(ctx) {
+				if !b.Wait(ctx) {
 					return
 				}
 				continue
@@ -159,7 +160,7 @@ func (r *reporter) run(ctx context.Context) {
 				r.log.Info("writing reports works again")
 				failing = false
 			}
-			b = newBackoff()
+			b = backoff.New()
 			r.m.reportsWritten.Add(float64(len(batch)))
 			if !r.done(batch) {
 				break
@@ -186,21 +187,4 @@ func (r *reporter) write(ctx context.Context, batch []pending, lease clientv3.Le
 	defer cancel()
 	_, err := r.cli.Txn(wctx).Then(ops...).Commit()
 	return err
-}
-
-// backoff doubles from 100ms to 5s between retries.
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
-
-func (b *backoff) wait(ctx context.Context) bool {
-	t := time.NewTimer(b.d)
-	defer t.Stop()
-	b.d = min(2*b.d, 5*time.Second)
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/skydns/skydns/internal/backoff"
 	"github.com/skydns/skydns/internal/config"
 	"github.com/skydns/skydns/internal/etcdview"
 	"github.com/skydns/skydns/internal/monitor"
@@ -137,7 +138,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	defer wg.Wait()
 	reachable := false
-	b := newBackoff()
+	b := backoff.New()
 	for ctx.Err() == nil {
 		err := s.campaign(ctx, func() {
 			if !reachable {
@@ -150,12 +151,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			s.cfg.Log.Warn("leader election", "err", err)
-			if !b.wait(ctx) {
+			if !b.Wait(ctx) {
 				break
 			}
 			continue
 		}
-		b = newBackoff()
+		b = backoff.New()
 	}
 	return nil
 }
@@ -216,21 +217,4 @@ func (s *Scheduler) campaign(ctx context.Context, reached func()) error {
 	}
 	s.cfg.Log.Warn("lost the lead", "err", err)
 	return nil
-}
-
-// backoff doubles from 100ms to 5s between retries.
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
-
-func (b *backoff) wait(ctx context.Context) bool {
-	t := time.NewTimer(b.d)
-	defer t.Stop()
-	b.d = min(2*b.d, 5*time.Second)
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

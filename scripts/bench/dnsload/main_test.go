@@ -14,7 +14,7 @@ func TestLoopbackOnly(t *testing.T) {
 			t.Errorf("%s refused: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"192.0.2.1:53", "10.0.0.1:53", "localhost:53", "[2001:db8::1]:53", "127.0.0.1"} {
+	for _, bad := range []string{"192.0.2.1:53", "203.0.113.1:53", "localhost:53", "[2001:db8::1]:53", "127.0.0.1"} {
 		if loopbackOnly(bad) == nil {
 			t.Errorf("%s accepted", bad)
 		}
