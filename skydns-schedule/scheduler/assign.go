@@ -2,9 +2,10 @@ package scheduler
 
 import (
 	"cmp"
-	"hash/fnv"
 	"net/netip"
 	"slices"
+
+	"github.com/skydns/skydns/internal/rendezvous"
 )
 
 // score is the rendezvous (highest random weight) hash of agent for ip.
@@ -15,22 +16,10 @@ import (
 // seeded, so that every leader, now and after a failover, computes the same
 // assignment and a new leader moves nothing.
 func score(agent string, ip netip.Addr) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(agent))
-	h.Write([]byte{0})
+	h := rendezvous.FNV64a(rendezvous.Offset, []byte(agent))
+	h = rendezvous.FNV64a(h, []byte{0})
 	b := ip.As16()
-	h.Write(b[:])
-	return mix(h.Sum64())
-}
-
-// mix is the splitmix64 finalizer.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
+	return rendezvous.Mix(rendezvous.FNV64a(h, b[:]))
 }
 
 // pick returns the r agents (of agents, which has no duplicates) that

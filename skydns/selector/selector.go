@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 
+	"github.com/skydns/skydns/internal/rendezvous"
 	"github.com/skydns/skydns/skydns/zone"
 )
 
@@ -71,7 +72,7 @@ func Priority(dst, as []zone.Addr) []zone.Addr {
 func HoldOne(as []zone.Addr, client uint64) zone.Addr {
 	best, bestScore := 0, uint64(0)
 	for i, a := range as {
-		if s := zone.Mix(client ^ a.Hash()); i == 0 || s > bestScore {
+		if s := rendezvous.Mix(client ^ a.Hash()); i == 0 || s > bestScore {
 			best, bestScore = i, s
 		}
 	}
@@ -87,5 +88,5 @@ func ClientHash(addr netip.Addr, bits int) uint64 {
 		addr = p.Addr()
 	}
 	b := addr.As16()
-	return zone.Mix(zone.FNV64a(zone.FNV64a(zone.FNVOffset, b[:]), []byte{byte(bits)}))
+	return rendezvous.Mix(rendezvous.FNV64a(rendezvous.FNV64a(rendezvous.Offset, b[:]), []byte{byte(bits)}))
 }

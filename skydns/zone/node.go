@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/internal/rendezvous"
 )
 
 // Node is everything one owner name holds. A Node is never changed once it
@@ -66,7 +67,7 @@ func (a Addr) AppendIP(b []byte) []byte {
 
 // Hash is the rendezvous hash of the address: the same on every replica
 // and after every restart.
-func (a Addr) Hash() uint64 { return Mix(FNV64a(FNVOffset, a.ip[:])) }
+func (a Addr) Hash() uint64 { return rendezvous.Mix(rendezvous.FNV64a(rendezvous.Offset, a.ip[:])) }
 
 // Entry is a record of any other type.
 type Entry struct {
@@ -185,29 +186,6 @@ func sortOther(es []Entry) {
 	})
 }
 
-// FNVOffset is the FNV-1a 64-bit offset basis, the start value for FNV64a.
-const FNVOffset uint64 = 14695981039346656037
-
-// FNV64a continues an FNV-1a 64-bit hash over b. Written out because
-// hash/fnv's interface value escapes to the heap on the query path.
-func FNV64a(h uint64, b []byte) uint64 {
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
-}
-
-// Mix is the splitmix64 finaliser.
-func Mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
 // keyHash identifies a record by the etcd key that holds it: a key holds
 // one record, and two keys never share one.
-func keyHash(key []byte) uint64 { return FNV64a(FNVOffset, key) }
+func keyHash(key []byte) uint64 { return rendezvous.FNV64a(rendezvous.Offset, key) }
