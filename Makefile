@@ -55,7 +55,7 @@ $(STATICCHECK):
 # The stack runs as its own binary so that Ctrl-C reaches it, not `go run`.
 run: build
 	$(GO) build -o bin/localstack ./scripts/localstack
-	./bin/localstack
+	./bin/localstack $(ARGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

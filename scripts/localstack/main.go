@@ -2,39 +2,74 @@
 // embedded etcd, the four daemons from bin/, and sample records whose
 // backends are small TCP listeners on 127.0.0.x, so health is real.
 // `make run` builds the binaries and starts it; Ctrl-C stops everything.
+//
+// The README's walkthrough is written against this stack, and the newcomer
+// test (e2e/newcomer_test.go) runs that walkthrough against it.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/miekg/dns"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/skydns/skydns/internal/embedetcd"
 	"github.com/skydns/skydns/internal/etcdclient"
+	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/record"
 )
+
+// The sample name and its backends, and the spare backends that listen
+// but are in no record until the walkthrough adds them.
+const sampleName = "cctv2.skydns.local."
+
+var (
+	sampleBackends = []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"}
+	spareBackends  = []string{"127.0.0.21", "127.0.0.22"}
+)
+
+type options struct {
+	dir, bin, conf                        string
+	etcdAddr, dnsAddr, apiAddr, statsAddr string
+	controlAddr, scannerAddr, schedAddr   string
+	backendPort                           string
+	checkInterval                         time.Duration
+	token                                 string
+	readyTimeout                          time.Duration
+}
 
 func main() {
 	var o options
 	flag.StringVar(&o.dir, "dir", ".run", "working `directory` for etcd data and logs")
 	flag.StringVar(&o.bin, "bin", "bin", "`directory` of the SkyDNS binaries")
 	flag.StringVar(&o.conf, "conf", "conf", "`directory` of the sample configs")
-	flag.StringVar(&o.etcdAddr, "etcd-addr", "127.0.0.1:2379", "embedded etcd client address")
-	flag.StringVar(&o.dnsAddr, "dns-addr", "127.0.0.1:5353", "DNS listen address")
-	flag.StringVar(&o.apiAddr, "api-addr", "127.0.0.1:9001", "API listen address")
-	flag.StringVar(&o.statsAddr, "stats-addr", "127.0.0.1:9153", "DNS server's HTTP address (metrics, stats)")
+	flag.StringVar(&o.etcdAddr, "etcd-addr", "127.0.0.1:2379", "embedded etcd's client address")
+	flag.StringVar(&o.dnsAddr, "dns-addr", "127.0.0.1:5353", "DNS server's UDP and TCP address")
+	flag.StringVar(&o.apiAddr, "api-addr", "127.0.0.1:9001", "REST API's address")
+	flag.StringVar(&o.statsAddr, "stats-addr", "127.0.0.1:9153", "DNS server's HTTP address (/metrics, /readyz)")
+	flag.StringVar(&o.controlAddr, "control-addr", "127.0.0.1:9002", "this stack's own HTTP address, to stop and start backends")
+	flag.StringVar(&o.scannerAddr, "scanner-metrics-addr", "127.0.0.1:9154", "scanner's /metrics address")
+	flag.StringVar(&o.schedAddr, "schedule-metrics-addr", "127.0.0.1:9155", "schedule's /metrics address")
+	flag.StringVar(&o.backendPort, "backend-port", "80", "TCP `port` the sample backends listen on and the scanner probes")
+	flag.DurationVar(&o.checkInterval, "check-interval", time.Second, "scanner's check interval (shorter than production, so a killed backend leaves the answers quickly)")
 	flag.StringVar(&o.token, "token", "123456789", "API token")
+	flag.DurationVar(&o.readyTimeout, "ready-timeout", time.Minute, "how long to wait for the stack to answer with healthy backends")
 	flag.Parse()
+
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -42,147 +77,233 @@ func main() {
 		log.Error("local stack", "err", err)
 		os.Exit(1)
 	}
+	log.Info("local stack stopped")
 }
 
-type options struct {
-	dir, bin, conf                        string
-	etcdAddr, dnsAddr, apiAddr, statsAddr string
-	token                                 string
-}
-
-// backends are the sample record's IPs; each gets a TCP listener on port 80
-// (or 8080 when 80 is not ours to bind), so the scanner probes something real.
-var backends = []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"}
-
+// run starts everything, prints what to try, and stops everything in the
+// reverse order when ctx ends or a daemon dies.
 func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return err
 	}
+	for _, p := range []string{"skydns", "skydns-kubeapi", "skydns-schedule", "skydns-scanner", "skydns-apicmd"} {
+		if _, err := os.Stat(filepath.Join(o.bin, p)); err != nil {
+			return fmt.Errorf("%w (run `make build` first, or `make run`)", err)
+		}
+	}
+
+	bs := newBackends(o.backendPort)
+	defer bs.closeAll()
+	for _, ip := range append(append([]string(nil), sampleBackends...), spareBackends...) {
+		if err := bs.start(ip); err != nil {
+			if errors.Is(err, os.ErrPermission) {
+				return fmt.Errorf("%w: ports below 1024 need root here; try `make run ARGS=-backend-port=8080`", err)
+			}
+			return err
+		}
+	}
+	control := &http.Server{Handler: bs.handler(), ReadHeaderTimeout: 5 * time.Second}
+	cl, err := net.Listen("tcp", o.controlAddr)
+	if err != nil {
+		return fmt.Errorf("control address: %w", err)
+	}
+	go control.Serve(cl)
+	defer control.Close()
+
 	srv, err := embedetcd.Start(ctx, embedetcd.Options{Dir: filepath.Join(o.dir, "etcd"), ClientAddr: o.etcdAddr})
 	if err != nil {
 		return fmt.Errorf("embedded etcd on %s: %w", o.etcdAddr, err)
 	}
 	defer srv.Close()
-	cli, err := etcdclient.New(etcdclient.Options{Endpoints: srv.Endpoints()})
+	endpoint := srv.Endpoints()[0]
+	cli, err := etcdclient.New(etcdclient.Options{Endpoints: []string{endpoint}})
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
-
-	stopBackends, err := startBackends(backends)
-	if err != nil {
-		return err
-	}
-	defer stopBackends()
 	if err := loadSamples(ctx, cli); err != nil {
-		return err
+		return fmt.Errorf("sample records: %w", err)
 	}
 
-	endpoint := srv.Endpoints()[0]
-	common := []string{"-set", "Etcd.etcd-servers=" + endpoint, "-set", "Log.log-dir=" + filepath.Join(o.dir, "log")}
-	daemons := []struct {
-		name, conf string
-		sets       []string
-	}{
+	logDir := filepath.Join(o.dir, "log")
+	daemons := []daemon{
 		{"skydns", "skydns.conf", []string{"Dns.dns-addr=" + o.dnsAddr, "Stats.statsServer=" + o.statsAddr}},
 		{"skydns-kubeapi", "skydns-api.conf", []string{"SkydnsApi.api-address=" + o.apiAddr, "SkydnsApi.skydns-auth=" + o.token}},
-		{"skydns-schedule", "skydns-schedule.conf", []string{"General.metrics-addr=127.0.0.1:9155"}},
-		{"skydns-scanner", "skydns-scanner.conf", []string{"General.metrics-addr=127.0.0.1:9154", "Check.default-scann-ports=80"}},
+		{"skydns-schedule", "skydns-schedule.conf", []string{"General.metrics-addr=" + o.schedAddr}},
+		{"skydns-scanner", "skydns-scanner.conf", []string{"General.metrics-addr=" + o.scannerAddr,
+			"Check.default-scann-ports=" + o.backendPort, "Check.check-interval=" + o.checkInterval.String()}},
 	}
 	var procs []*exec.Cmd
 	defer func() { stopAll(procs, log) }()
+	exited := make(chan string, len(daemons))
 	for _, d := range daemons {
-		args := append([]string{"-config-file", filepath.Join(o.conf, d.conf)}, common...)
-		for _, s := range d.sets {
-			args = append(args, "-set", s)
-		}
-		cmd := exec.Command(filepath.Join(o.bin, d.name), args...)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start %s: %w", d.name, err)
+		cmd, err := d.start(o, endpoint, logDir)
+		if err != nil {
+			return err
 		}
 		procs = append(procs, cmd)
+		go func() { cmd.Wait(); exited <- d.name }()
 	}
-	fmt.Printf(`
-SkyDNS local stack is up (logs in %[1]s/log/).
-  etcd:        %[2]s   (embedded; data in %[1]s/etcd)
-  DNS:         %[3]s
-  API:         %[4]s   (token %[5]s)
-  sample name: cctv2.skydns.local -> %[6]v (TCP listeners on port 80)
-Try:
-  dig @%[7]s -p %[8]s cctv2.skydns.local A
-  etcdctl --endpoints %[2]s get --prefix /skydns/monitor/status/
-Ctrl-C stops everything.
-`, o.dir, endpoint, o.dnsAddr, o.apiAddr, o.token, backends, host(o.dnsAddr), port(o.dnsAddr))
 
-	exited := make(chan string, len(procs))
-	for i, p := range procs {
-		go func() { p.Wait(); exited <- daemons[i].name }()
+	rctx, cancel := context.WithTimeout(ctx, o.readyTimeout)
+	err = waitReady(rctx, o, cli, exited)
+	cancel()
+	if ctx.Err() != nil {
+		return nil
 	}
+	if err != nil {
+		return fmt.Errorf("%w; the daemons' logs are in %s", err, logDir)
+	}
+	printWelcome(o, endpoint, logDir)
+
 	select {
 	case <-ctx.Done():
+		fmt.Println("\nstopping ...")
 		return nil
 	case name := <-exited:
-		return fmt.Errorf("%s exited; see %s/log/%s.log", name, o.dir, name)
+		return fmt.Errorf("%s exited; see %s", name, filepath.Join(logDir, name+".log"))
 	}
 }
 
+// daemon is one SkyDNS program, its sample config and the keys the stack
+// overrides.
+type daemon struct {
+	name, conf string
+	sets       []string
+}
+
+func (d daemon) start(o options, etcd, logDir string) (*exec.Cmd, error) {
+	args := []string{"-config-file", filepath.Join(o.conf, d.conf),
+		"-set", "Etcd.etcd-servers=" + etcd, "-set", "Log.log-dir=" + logDir}
+	for _, s := range d.sets {
+		args = append(args, "-set", s)
+	}
+	cmd := exec.Command(filepath.Join(o.bin, d.name), args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		// Ctrl-C reaches this process only, which then stops the daemons
+		// in order; and if this process is killed outright, the kernel
+		// sends each daemon SIGTERM, so nothing outlives the stack.
+		Setpgid:   true,
+		Pdeathsig: syscall.SIGTERM,
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", d.name, err)
+	}
+	return cmd, nil
+}
+
+// stopAll sends SIGTERM to every daemon still running and waits for them,
+// killing any that take longer than 10 s.
 func stopAll(procs []*exec.Cmd, log *slog.Logger) {
 	for _, p := range procs {
-		if p.ProcessState == nil {
-			p.Process.Signal(syscall.SIGTERM)
-		}
+		p.Process.Signal(syscall.SIGTERM)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for _, p := range procs {
-		for p.ProcessState == nil && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
+		for processAlive(p) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
 		}
-		if p.ProcessState == nil {
-			log.Warn("killing", "pid", p.Process.Pid)
+		if processAlive(p) {
+			log.Warn("killing", "pid", p.Process.Pid, "program", filepath.Base(p.Path))
 			p.Process.Kill()
 		}
 	}
 }
 
-func startBackends(ips []string) (func(), error) {
-	var ls []net.Listener
-	stop := func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}
-	for _, ip := range ips {
-		l, err := net.Listen("tcp", net.JoinHostPort(ip, "80"))
-		if err != nil {
-			stop()
-			return nil, fmt.Errorf("backend %s:80: %w", ip, err)
-		}
-		ls = append(ls, l)
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
-	}
-	return stop, nil
+// processAlive reports whether p has not been reaped yet. Signal 0 to a
+// reaped pid fails, and the Wait goroutine reaps it as soon as it exits.
+func processAlive(p *exec.Cmd) bool {
+	return p.Process.Signal(syscall.Signal(0)) == nil
 }
 
-// loadSamples writes the sample records as the API would.
+// waitReady waits until the API and the DNS server are ready, every sample
+// backend is UP in etcd, and the DNS server answers the sample name with
+// all of them: the state the walkthrough starts from.
+func waitReady(ctx context.Context, o options, cli *clientv3.Client, exited <-chan string) error {
+	hc := &http.Client{Timeout: time.Second}
+	ready := func(url string) bool {
+		resp, err := hc.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	var missing string
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not ready within the timeout: %s", missing)
+		case name := <-exited:
+			return fmt.Errorf("%s exited while starting", name)
+		case <-time.After(200 * time.Millisecond):
+		}
+		switch {
+		case !ready("http://" + o.apiAddr + "/readyz"):
+			missing = "the API is not ready"
+		case !ready("http://" + o.statsAddr + "/readyz"):
+			missing = "the DNS server is not ready"
+		case !allUp(ctx, cli):
+			missing = "the scanner has not found every sample backend UP"
+		case len(resolve(o.dnsAddr, sampleName)) != len(sampleBackends):
+			missing = "the DNS server does not answer with every sample backend"
+		default:
+			return nil
+		}
+	}
+}
+
+func allUp(ctx context.Context, cli *clientv3.Client) bool {
+	for _, ip := range sampleBackends {
+		resp, err := cli.Get(ctx, statusKey(ip))
+		if err != nil || len(resp.Kvs) == 0 {
+			return false
+		}
+		st, err := health.Decode(resp.Kvs[0].Value)
+		if err != nil {
+			return false
+		}
+		if state, _ := st.State(); state != health.Up {
+			return false
+		}
+	}
+	return true
+}
+
+func statusKey(ip string) string {
+	// The status-path of the sample configs, which the stack does not move.
+	return health.Key("/skydns/monitor/status/", netip.MustParseAddr(ip))
+}
+
+func resolve(server, name string) []string {
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	c := &dns.Client{Timeout: time.Second}
+	r, _, err := c.Exchange(m, server)
+	if err != nil {
+		return nil
+	}
+	var ips []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			ips = append(ips, a.A.String())
+		}
+	}
+	return ips
+}
+
+// loadSamples writes the sample records straight into etcd, marked as the
+// stack's own.
 func loadSamples(ctx context.Context, cli *clientv3.Client) error {
-	name := "cctv2.skydns.local."
 	var ops []clientv3.Op
-	for _, ip := range backends {
+	for _, ip := range sampleBackends {
 		r := record.Record{Type: record.TypeA, Host: ip, Source: "localstack"}
 		v, err := r.Encode()
 		if err != nil {
 			return err
 		}
-		ops = append(ops, clientv3.OpPut(record.Key(record.DefaultPrefix, name, record.ID(r)), string(v)))
+		ops = append(ops, clientv3.OpPut(record.Key(record.DefaultPrefix, sampleName, record.ID(r)), string(v)))
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -190,5 +311,34 @@ func loadSamples(ctx context.Context, cli *clientv3.Client) error {
 	return err
 }
 
-func host(addr string) string { h, _, _ := net.SplitHostPort(addr); return h }
-func port(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
+func printWelcome(o options, etcd, logDir string) {
+	dnsHost, dnsPort, _ := net.SplitHostPort(o.dnsAddr)
+	r := strings.NewReplacer(
+		"{etcd}", etcd, "{dns}", o.dnsAddr, "{dnshost}", dnsHost, "{dnsport}", dnsPort,
+		"{api}", o.apiAddr, "{token}", o.token, "{control}", o.controlAddr,
+		"{logs}", logDir, "{data}", filepath.Join(o.dir, "etcd"), "{bin}", o.bin,
+		"{port}", o.backendPort, "{interval}", o.checkInterval.String(),
+		"{name}", strings.TrimSuffix(sampleName, "."),
+		"{backends}", strings.Join(sampleBackends, " "), "{spare}", strings.Join(spareBackends, " "))
+	fmt.Print(r.Replace(`
+SkyDNS local stack is ready.
+  etcd      {etcd} (embedded, data in {data})
+  DNS       {dns} (udp and tcp)
+  API       http://{api} (token {token})
+  logs      {logs}/
+  backends  {backends} (sample name {name}) and {spare} (spare),
+            TCP on port {port}, probed every {interval}
+
+Try, in another terminal (README.md walks through more):
+  dig @{dnshost} -p {dnsport} {name} +short
+  {bin}/skydns-apicmd -addr {api} -token {token} -list
+  etcdctl --endpoints {etcd} get --prefix /skydns/monitor/status/
+  {bin}/skydns-apicmd -addr {api} -token {token} -status {name}
+Kill a backend and watch it leave the answers within a few seconds:
+  curl -X POST http://{control}/backends/127.0.0.12/stop
+  dig @{dnshost} -p {dnsport} {name} +short
+  curl -X POST http://{control}/backends/127.0.0.12/start
+
+Ctrl-C stops everything.
+`))
+}
