@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,4 +81,29 @@ func TestVersionAndConfigErrors(t *testing.T) {
 			t.Errorf("skydns %v: exit %v, output %q; want exit 2 with %q", tc.args, err, out, tc.want)
 		}
 	}
+}
+
+// SIGHUP, as logrotate's postrotate sends it, makes a daemon reopen its
+// log file and go on; it used to kill it.
+func TestSIGHUPReopensLogFile(t *testing.T) {
+	bin := binaries(t)
+	etcd := etcdtest.Start(t)
+	dir := t.TempDir()
+	p := start(t, filepath.Join(bin, "skydns-schedule"), "-config-file", repoFile("conf/skydns-schedule.conf"),
+		"-set", "Etcd.etcd-servers="+etcd.Endpoints()[0], "-set", "General.metrics-addr=",
+		"-set", "Log.log-dir="+dir, "-set", "Log.log-to-stdio=true")
+	p.waitLog("etcd reachable", 20*time.Second)
+	file := filepath.Join(dir, "skydns-schedule.log")
+	if err := os.Rename(file, file+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog("log file reopened", 10*time.Second)
+	b, err := os.ReadFile(file)
+	if err != nil || !strings.Contains(string(b), "log file reopened") {
+		t.Fatalf("new log file: %q, %v", b, err)
+	}
+	p.stop(15 * time.Second)
 }

@@ -108,6 +108,8 @@ func run[C any](p Program[C], args []string, stderr io.Writer) (code int) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	stopHUP := onHangup(log, closeLog)
+	defer stopHUP()
 
 	env := Env{Log: log}
 	endpoints := etcdCfg.Servers
@@ -143,6 +145,34 @@ func run[C any](p Program[C], args []string, stderr io.Writer) (code int) {
 	}
 	log.Info("stopped", "uptime", time.Since(start).Round(time.Millisecond).String())
 	return exitOK
+}
+
+// onHangup makes SIGHUP reopen the log file, which is what logrotate's
+// postrotate expects; without it the signal would kill the daemon. The
+// configuration is read once, at start: SIGHUP does not reload it.
+func onHangup(log *slog.Logger, f *logging.File) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+			}
+			if f == nil {
+				log.Info("SIGHUP: logging to stdout, no file to reopen; the configuration is read only at start")
+				continue
+			}
+			if err := f.Reopen(); err != nil {
+				log.Error("SIGHUP: log file not reopened; still writing to the old one", "err", err)
+				continue
+			}
+			log.Info("SIGHUP: log file reopened; the configuration is read only at start", "file", f.Path())
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }
 
 // WaitEtcd logs once etcd answers (or that it does not yet) and then waits

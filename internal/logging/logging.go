@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Options are the [Log] settings.
@@ -23,17 +24,18 @@ type Options struct {
 	Program string
 }
 
-// New returns the logger and what to close at exit (nil for stdout).
-func New(o Options) (*slog.Logger, io.Closer, error) {
+// New returns the logger and its log file (nil when logging to stdout),
+// which the caller closes at exit.
+func New(o Options) (*slog.Logger, *File, error) {
 	var w io.Writer = os.Stdout
-	var closer io.Closer
+	var closer *File
 	if o.Dir != "" {
 		if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 			return nil, nil, fmt.Errorf("log: %w", err)
 		}
-		f, err := os.OpenFile(filepath.Join(o.Dir, o.Program+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := openFile(filepath.Join(o.Dir, o.Program+".log"))
 		if err != nil {
-			return nil, nil, fmt.Errorf("log: %w", err)
+			return nil, nil, err
 		}
 		w, closer = f, f
 		if o.AlsoStdout {
@@ -58,4 +60,50 @@ func New(o Options) (*slog.Logger, io.Closer, error) {
 		l = l.With("program", o.Program)
 	}
 	return l, closer, nil
+}
+
+// File is a log file that can be reopened under its name, so that logrotate
+// can move it away and signal the daemon (SIGHUP) instead of copying and
+// truncating it under a writer.
+type File struct {
+	path string
+	mu   sync.Mutex
+	f    *os.File
+}
+
+func openFile(path string) (*File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("log: %w", err)
+	}
+	return &File{path: path, f: f}, nil
+}
+
+func (l *File) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Write(p)
+}
+
+// Reopen opens the file's path again and writes there from now on. When
+// that fails, it keeps writing to the file it has.
+func (l *File) Reopen() error {
+	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("log: reopen: %w", err)
+	}
+	l.mu.Lock()
+	old := l.f
+	l.f = f
+	l.mu.Unlock()
+	return old.Close()
+}
+
+// Path is the file's name.
+func (l *File) Path() string { return l.path }
+
+func (l *File) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Close()
 }

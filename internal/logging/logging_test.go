@@ -40,3 +40,39 @@ func TestBadFormat(t *testing.T) {
 		t.Fatalf("err = %v, want one naming the format", err)
 	}
 }
+
+// After logrotate has moved the file away, Reopen makes the logger write
+// to a new file under the old name; nothing is lost in between.
+func TestReopenAfterRotation(t *testing.T) {
+	dir := t.TempDir()
+	l, f, err := New(Options{Dir: dir, Program: "skydns"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	path := filepath.Join(dir, "skydns.log")
+	l.Info("before")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	l.Info("between") // still the moved file: it is open
+	if err := f.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	l.Info("after")
+	for file, want := range map[string][]string{path + ".1": {"before", "between"}, path: {"after"}} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) != len(want) {
+			t.Fatalf("%s: %q, want %v", file, b, want)
+		}
+		for i, w := range want {
+			if !strings.Contains(lines[i], "msg="+w) {
+				t.Errorf("%s line %d = %q, want msg=%s", file, i, lines[i], w)
+			}
+		}
+	}
+}
