@@ -11,8 +11,8 @@ type API struct {
 	General APIGeneral  `ini:"General"`
 	Kube    KubeSection `ini:"Kube2Skydns"`
 	API     APISection  `ini:"SkydnsApi"`
-	Etcd    Etcd        `ini:"Etcd" alias:"etcd-servers=General.etcd-server"`
-	Log     Log         `ini:"Log" alias:"log-dir=General.log-dir,log-level=General.log-level"`
+	Etcd    Etcd        `ini:"Etcd" alias:"etcd-servers=General.etcd-server,etcd-cafile=General.etcd-cafile,etcd-certfile=General.etcd-certfile,etcd-keyfile=General.etcd-keyfile"`
+	Log     Log         `ini:"Log" alias:"log-dir=General.log-dir,log-level=General.log-level,log-to-stdio=General.log-to-stdio"`
 }
 
 // APIGeneral is [General] of skydns-api.conf.

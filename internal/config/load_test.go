@@ -311,6 +311,29 @@ func TestAliases(t *testing.T) {
 			warnings: []string{"f.conf [General] etcd-server: unknown key, ignored"},
 		},
 		{
+			name: "etcd TLS and log-to-stdio in the API's General", dst: new(API),
+			content: "[General]\netcd-cafile = /c\netcd-certfile = /p\netcd-keyfile = /k\nlog-to-stdio = true\n",
+			get: func(d any) any {
+				a := d.(*API)
+				return []any{a.Etcd.CAFile, a.Etcd.CertFile, a.Etcd.KeyFile, a.Log.ToStdio}
+			},
+			want: []any{"/c", "/p", "/k", true},
+		},
+		{
+			name: "scanner's TLS names and General log keys", dst: new(Scanner),
+			content: "[General]\nlog-dir = /l\nlog-level = warn\n[Etcd]\ntls-pem = /p\ntls-key = /k\nca-cert = /c\n",
+			get: func(d any) any {
+				s := d.(*Scanner)
+				return []any{s.Log.Dir, s.Log.Level, s.Etcd.CertFile, s.Etcd.KeyFile, s.Etcd.CAFile}
+			},
+			want: []any{"/l", "warn", "/p", "/k", "/c"},
+		},
+		{
+			name: "schedule's General log keys", dst: new(Schedule), content: "[General]\nlog-dir = /l\nlog-level = debug\n",
+			get:  func(d any) any { return []string{d.(*Schedule).Log.Dir, d.(*Schedule).Log.Level} },
+			want: []string{"/l", "debug"},
+		},
+		{
 			name: "names are case-insensitive", dst: new(DNS), content: "[dns]\nCACHESIZE = 5\n",
 			get: func(d any) any { return d.(*DNS).DNS.CacheSize }, want: 5,
 		},

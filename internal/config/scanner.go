@@ -7,7 +7,7 @@ type Scanner struct {
 	General ScannerGeneral `ini:"General"`
 	Check   CheckSection   `ini:"Check"`
 	Etcd    ScannerEtcd    `ini:"Etcd"`
-	Log     Log            `ini:"Log"`
+	Log     Log            `ini:"Log" alias:"log-dir=General.log-dir,log-level=General.log-level"`
 }
 
 // ScannerGeneral is [General] of skydns-scanner.conf.

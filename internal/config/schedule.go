@@ -6,7 +6,7 @@ import "time"
 type Schedule struct {
 	General ScheduleGeneral `ini:"General"`
 	Etcd    ScheduleEtcd    `ini:"Etcd"`
-	Log     Log             `ini:"Log"`
+	Log     Log             `ini:"Log" alias:"log-dir=General.log-dir,log-level=General.log-level"`
 }
 
 // ScheduleGeneral is [General] of skydns-schedule.conf.

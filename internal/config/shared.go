@@ -25,9 +25,9 @@ const EmbeddedServer = "embedded"
 // Etcd is the [Etcd] section every daemon shares.
 type Etcd struct {
 	Servers         []string      `ini:"etcd-servers" alias:"etcd-machine" sep:"," default:"http://127.0.0.1:2379" help:"etcd client URLs, comma-separated; the single value embedded runs etcd inside the daemon (local stack only)"`
-	CAFile          string        `ini:"etcd-cafile" default:"" help:"CA bundle to verify etcd's server certificate; empty: system roots when a URL is https"`
-	CertFile        string        `ini:"etcd-certfile" default:"" help:"client certificate for etcd; set together with etcd-keyfile; empty: no client certificate"`
-	KeyFile         string        `ini:"etcd-keyfile" default:"" help:"private key of etcd-certfile"`
+	CAFile          string        `ini:"etcd-cafile" alias:"ca-cert" default:"" help:"CA bundle to verify etcd's server certificate; empty: system roots when a URL is https"`
+	CertFile        string        `ini:"etcd-certfile" alias:"tls-pem" default:"" help:"client certificate for etcd; set together with etcd-keyfile; empty: no client certificate"`
+	KeyFile         string        `ini:"etcd-keyfile" alias:"tls-key" default:"" help:"private key of etcd-certfile"`
 	DialTimeout     time.Duration `ini:"etcd-dial-timeout" unit:"s" default:"5s" help:"how long to wait for a connection to etcd"`
 	RequestTimeout  time.Duration `ini:"etcd-request-timeout" unit:"s" default:"5s" help:"how long one etcd request may take"`
 	Prefix          string        `ini:"etcd-prefix" default:"/skydns" help:"etcd key prefix under which DNS records are stored"`
