@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -40,7 +41,37 @@ type Status struct {
 	Since  time.Time `json:"since,omitzero"`   // when it last changed
 	Reason string    `json:"reason,omitempty"` // e.g. "tcp/80: connection refused"
 	Votes  string    `json:"votes,omitempty"`  // e.g. "2/2 down"
-	Ports  []int     `json:"ports,omitempty"`  // what is probed
+	Ports  Ports     `json:"ports,omitempty"`  // what is probed
+}
+
+// Ports are the TCP ports probed. The original kubeapi wrote them as
+// strings (["80","443"]); both forms are read, numbers are written.
+type Ports []int
+
+func (p *Ports) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("ports: %w", err)
+	}
+	out := make(Ports, 0, len(raw))
+	for _, r := range raw {
+		var n int
+		if err := json.Unmarshal(r, &n); err != nil {
+			var s string
+			if json.Unmarshal(r, &s) != nil {
+				return fmt.Errorf("ports: %s is not a port", r)
+			}
+			if n, err = strconv.Atoi(strings.TrimSpace(s)); err != nil {
+				return fmt.Errorf("ports: %q is not a port", s)
+			}
+		}
+		if n < 1 || n > 65535 {
+			return fmt.Errorf("ports: %d is out of range", n)
+		}
+		out = append(out, n)
+	}
+	*p = out
+	return nil
 }
 
 // State reads the status word; anything but UP or DOWN is an error.
@@ -55,10 +86,20 @@ func (s Status) State() (State, error) {
 }
 
 // Decode parses a status value.
+//
+// Only the status word decides: when another field does not parse (other
+// writers put what they like after it), the value is read for its status
+// alone.
 func Decode(b []byte) (Status, error) {
 	var s Status
 	if err := json.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("health: %w", err)
+		var word struct {
+			Status string `json:"status"`
+		}
+		if json.Unmarshal(b, &word) != nil {
+			return Status{}, fmt.Errorf("health: %w", err)
+		}
+		s = Status{Status: word.Status}
 	}
 	_, err := s.State()
 	return s, err

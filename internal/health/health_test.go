@@ -15,6 +15,13 @@ func TestDecode(t *testing.T) {
 		{`{"status":"UP"}`, Up, false},
 		{`{"status":"DOWN","since":"2026-01-02T03:04:05Z","reason":"tcp/80: refused","extra":1}`, Down, false},
 		{`{"status":"up"}`, Up, false},
+		// The original kubeapi's value: ports as strings.
+		{`{"status":"DOWN","ports":["80","443"]}`, Down, false},
+		{`{"status":"UP","ports":[80,443]}`, Up, false},
+		// A field that does not parse costs that field, not the status.
+		{`{"status":"UP","ports":["http"]}`, Up, false},
+		{`{"status":"DOWN","ports":[70000],"since":5}`, Down, false},
+		{`{"status":7}`, Unknown, true},
 		{`{"status":"MAYBE"}`, Unknown, true},
 		{`{}`, Unknown, true},
 		{`not json`, Unknown, true},
@@ -61,5 +68,16 @@ func TestKeys(t *testing.T) {
 		if _, err := ParseKey("/skydns/monitor/status/", bad); err == nil {
 			t.Errorf("ParseKey(%s) accepted", bad)
 		}
+	}
+}
+
+func TestPortsAsStrings(t *testing.T) {
+	s, err := Decode([]byte(`{"status":"DOWN","ports":["80"," 443"]}`))
+	if err != nil || len(s.Ports) != 2 || s.Ports[0] != 80 || s.Ports[1] != 443 {
+		t.Fatalf("Decode = %+v, %v; want ports [80 443]", s, err)
+	}
+	b, _ := Encode(s)
+	if !strings.Contains(string(b), `"ports":[80,443]`) {
+		t.Fatalf("Encode = %s, want numeric ports", b)
 	}
 }
