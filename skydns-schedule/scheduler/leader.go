@@ -170,7 +170,11 @@ func (l *leader) step(ctx context.Context, full bool) error {
 func (l *leader) eligible() []string {
 	var out []string
 	for a, e := range l.st.agents {
-		if !e.idle && !l.stale[e.lease] {
+		// A heartbeat without a lease (the original scanner's, or one put
+		// by hand) never goes away, so it proves nothing about liveness:
+		// jobs given to it would never be probed, and its IPs could never
+		// go DOWN.
+		if !e.idle && e.lease != clientv3.NoLease && !l.stale[e.lease] {
 			out = append(out, a)
 		}
 	}

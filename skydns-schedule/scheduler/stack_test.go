@@ -370,3 +370,33 @@ func TestOverdueAgentLosesItsJobs(t *testing.T) {
 		t.Fatal("the stuck agent's key should still be there (its lease has not expired)")
 	}
 }
+
+// The original scanner's heartbeat is a key without a lease. Left behind
+// after a migration, it must not count as a live agent: it would get jobs
+// that nobody probes, and keep its IPs UP for ever.
+func TestHeartbeatWithoutLeaseIsNotAnAgent(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	cli := etcd.Client()
+	bs := mt.NewBackends(t, 4)
+	for _, b := range bs {
+		mt.PutRecord(t, cli, mt.Prefix, "web.skydns.local.", b.IP())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Put(ctx, mt.Paths.AgentKey("old-scanner"), `{"hostname":"old-scanner"}`); err != nil {
+		t.Fatal(err)
+	}
+	mt.StartSchedule(t, cli, mt.ScheduleConfig(t, "s1"))
+	mt.StartAgent(t, cli, mt.AgentConfig(t, "a1", bs[0].Port()))
+	st := mt.WatchStatuses(t, cli, mt.Paths)
+	if _, ok := st.WaitAll(ips(bs), health.Up, 15*time.Second); !ok {
+		t.Fatal("not all UP")
+	}
+	if j := mt.Jobs(t, cli); len(j["old-scanner"]) != 0 || len(j["a1"]) != len(bs) {
+		t.Fatalf("jobs = %v; want all on a1, none on the lease-less heartbeat", j)
+	}
+	bs[1].Kill()
+	if _, ok := st.WaitAll(ips(bs[1:2]), health.Down, 15*time.Second); !ok {
+		t.Fatal("a killed backend stayed UP")
+	}
+}
