@@ -141,6 +141,17 @@ func (r *Record) normalize() error {
 		}
 		r.Host = canonicalIP(r.Host, a)
 	case TypeCNAME, TypeNS, TypeMX, TypeSRV:
+		if a, ok := parseIP(r.Host); ok && t == TypeSRV {
+			// The original API wrote SRV records as an address with a
+			// port. They are served as the untyped form is: an address of
+			// the name, which is also an SRV target at that port.
+			r.Type = TypeA
+			if !a.Unmap().Is4() {
+				r.Type = TypeAAAA
+			}
+			r.Host = canonicalIP(r.Host, a)
+			return nil
+		}
 		if _, ok := parseIP(r.Host); ok {
 			return fmt.Errorf("record: type %s needs a host name, got IP address %q", t, r.Host)
 		}
