@@ -16,6 +16,9 @@ func loadCatalog(s *harness) {
 	s.put("/skydns/local/skydns/cctv2/4af19cb2/", `{"host":"192.0.2.1","type":"A"}`)
 	s.put("/skydns/local/skydns/cctv2/5bf19cb3/", `{"host":"192.0.2.2","type":"A"}`)
 	s.put("/skydns/local/skydns/cctv2/6cf19cb4/", `{"host":"192.0.2.3","type":"A"}`)
+	// The same address in a second record (the original kubeapi's and the
+	// sync's): answered once.
+	s.put("/skydns/local/skydns/cctv2/0000d0b1", `{"host":"192.0.2.3"}`)
 	s.put("/skydns/local/skydns/tv1/", `{"type":"CNAME","host":"cctv2.skydns.local"}`)
 	// Its kubeapi.
 	s.put("/skydns/local/skydns/svc/default/nginx/0a1b2c3d/", `{"host":"198.51.100.10"}`)
@@ -30,6 +33,8 @@ func loadCatalog(s *harness) {
 	s.addA("mx1.skydns.local.", "192.0.2.25")
 	s.put("/skydns/local/skydns/txt/00000001", `{"type":"TXT","text":"hello world"}`)
 	s.put("/skydns/local/skydns/srv/_tcp/_http/00000001", `{"type":"SRV","host":"web.skydns.local","port":80,"priority":1,"weight":5}`)
+	// The original API's SRV: an address with a port, typed SRV.
+	s.put("/skydns/local/skydns/sip/_udp/_sip/c0000214/", `{"type":"SRV","host":"192.0.2.20","port":5060,"priority":10,"weight":1}`)
 	s.put("/skydns/local/skydns/loop1/", `{"type":"CNAME","host":"loop2.skydns.local"}`)
 	s.put("/skydns/local/skydns/loop2/", `{"type":"CNAME","host":"loop1.skydns.local"}`)
 	s.put("/skydns/local/skydns/ext/", `{"type":"CNAME","host":"www.example.org"}`)
@@ -86,6 +91,10 @@ func TestAnswers(t *testing.T) {
 		{name: "TXT", qname: "txt.skydns.local.", qtype: dns.TypeTXT, answer: []string{`TXT "hello world"`}},
 		{name: "SRV with glue", qname: "_http._tcp.srv.skydns.local.", qtype: dns.TypeSRV,
 			answer: []string{"SRV 1 5 80 web.skydns.local."}, extra: []string{"A 203.0.113.7"}},
+		{name: "original API's SRV", qname: "_sip._udp.sip.skydns.local.", qtype: dns.TypeSRV,
+			answer: []string{"SRV 10 1 5060 _sip._udp.sip.skydns.local."}, extra: []string{"A 192.0.2.20"}},
+		{name: "original API's SRV answers A too", qname: "_sip._udp.sip.skydns.local.", qtype: dns.TypeA,
+			answer: []string{"A 192.0.2.20"}},
 		{name: "CNAME loop stops", qname: "loop1.skydns.local.", qtype: dns.TypeA,
 			answer: []string{"CNAME loop2.skydns.local.", "CNAME loop1.skydns.local."}},
 		{name: "CNAME out of the zones, no recursion", qname: "ext.skydns.local.", qtype: dns.TypeA,
