@@ -96,13 +96,19 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 		ServeUnchecked: cfg.DNS.ServeUnchecked, DefaultMode: mode, DefaultAllDown: policy.AllDown(cfg.DNS.AllDown),
 		MaxAnswers: cfg.DNS.MaxAnswers, ClientMaskV4: cfg.DNS.ClientMaskV4, ClientMaskV6: cfg.DNS.ClientMaskV6,
 		AllowRecursion: cfg.DNS.RecursionPrefixes(), Forwarder: fwd, ForwardTimeout: cfg.DNS.ForwardTimeout,
+		UDPReceiveBuffer: cfg.DNS.UDPRcvBuf,
 	}, store, metrics)
 
 	dnsL, err := server.Listen(cfg.DNS.Addr, h)
 	if err != nil {
 		return err
 	}
-	log.Info("serving DNS", "addr", dnsL.Addr(), "zones", cfg.DNS.Zones(), "forwarders", upstreams)
+	log.Info("serving DNS", "addr", dnsL.Addr(), "zones", cfg.DNS.Zones(), "forwarders", upstreams,
+		"udp-receive-buffer", dnsL.ReceiveBuffer())
+	if want := cfg.DNS.UDPRcvBuf; want > 0 && dnsL.ReceiveBuffer() < want {
+		log.Warn("the kernel capped the UDP receive buffer; raise net.core.rmem_max or grant CAP_NET_ADMIN",
+			"asked", want, "granted", dnsL.ReceiveBuffer())
+	}
 
 	var httpSrv *http.Server
 	if cfg.Stats.Addr != "" {

@@ -38,6 +38,7 @@ type DNSSection struct {
 	ClientMaskV6   int           `ini:"client-mask-v6" default:"128" help:"prefix length that groups IPv6 clients for hone-one session persistence (0-128)"`
 	AllDown        string        `ini:"all-down" default:"all" help:"answer when every IP of a name is down: all (every IP, as if none was checked), none (empty answer) or servfail"`
 	MaxAnswers     int           `ini:"max-answers" default:"0" help:"most address records in one answer; 0: no cap"`
+	UDPRcvBuf      int           `ini:"udp-receive-buffer" default:"4194304" help:"receive buffer of each UDP socket in bytes, so that a burst arriving while the server is off its CPU waits instead of being dropped; above net.core.rmem_max it needs root or CAP_NET_ADMIN, else the kernel caps it (the log says what was granted); 0: the kernel's default"`
 	ForwardTimeout time.Duration `ini:"forward-timeout" unit:"s" default:"2s" help:"how long to wait for a forwarder or stub zone server"`
 }
 

@@ -35,6 +35,7 @@ var wantDNS = DNS{
 		ClientMaskV4:   32,
 		ClientMaskV6:   128,
 		AllDown:        "all",
+		UDPRcvBuf:      4 << 20,
 		ForwardTimeout: 2 * time.Second,
 	},
 	Stats: StatsSection{Addr: "127.0.0.1:9153"},

@@ -28,7 +28,7 @@ func Listen(addr string, h *Handler) (*Listener, error) {
 	// With port 0 the kernel picks the UDP port; TCP must get the same one,
 	// which another process may hold: try a few times.
 	for range 20 {
-		conns, err = listenUDP(addr, runtime.GOMAXPROCS(0))
+		conns, err = listenUDP(addr, runtime.GOMAXPROCS(0), h.cfg.UDPReceiveBuffer)
 		if err != nil {
 			return nil, fmt.Errorf("dns: listen udp %s: %w", addr, err)
 		}

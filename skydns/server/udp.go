@@ -33,11 +33,14 @@ type udpServer struct {
 
 // listenUDP opens n sockets on addr with SO_REUSEPORT, so that the kernel
 // spreads queries over n reading goroutines. Port 0 picks one port for all.
-func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
+func listenUDP(addr string, n, rcvbuf int) ([]*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
 			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			if serr == nil && rcvbuf > 0 {
+				setReceiveBuffer(int(fd), rcvbuf)
+			}
 		})
 		return errors.Join(err, serr)
 	}}
@@ -56,6 +59,28 @@ func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
 		}
 	}
 	return conns, nil
+}
+
+// setReceiveBuffer asks for a receive buffer of n bytes. SO_RCVBUFFORCE
+// (root, or CAP_NET_ADMIN) may exceed net.core.rmem_max; otherwise the
+// kernel caps SO_RCVBUF at rmem_max, which ReceiveBuffer reports.
+func setReceiveBuffer(fd, n int) {
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) != nil {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, n)
+	}
+}
+
+// ReceiveBuffer is the receive buffer the kernel gave the first UDP socket,
+// in bytes of payload (the kernel reports double, half of it being its own
+// bookkeeping).
+func (l *Listener) ReceiveBuffer() int {
+	rc, err := l.udp.conns[0].SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var n int
+	rc.Control(func(fd uintptr) { n, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) })
+	return n / 2
 }
 
 func newUDPServer(h *Handler, conns []*net.UDPConn) *udpServer {
