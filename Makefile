@@ -11,7 +11,7 @@ STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)
 # wasted time on two cores: everything runs once, under -race.
 TESTFLAGS   ?= -race -count=1 -timeout 20m
 
-.PHONY: all build test lint vet fmt run bench clean help FORCE
+.PHONY: all build test lint vet fmt run bench install clean help FORCE
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make lint    gofmt, go vet, staticcheck $(STATICCHECK_VERSION)"
 	@echo "make run     a local stack on an embedded etcd"
 	@echo "make bench   Go benchmarks of the hot paths"
+	@echo "make install binaries, configs, systemd units (DESTDIR, PREFIX; docs/install.md)"
 	@echo "make clean   remove build output"
 
 build: $(PROGRAMS:%=bin/%)
@@ -56,6 +57,11 @@ $(STATICCHECK):
 run: build
 	$(GO) build -o bin/localstack ./scripts/localstack
 	./bin/localstack $(ARGS)
+
+# DESTDIR, PREFIX and the other variables of scripts/install.sh pass through
+# the environment: `make install DESTDIR=/tmp/root`.
+install: build
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' ./scripts/install.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
