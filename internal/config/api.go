@@ -18,7 +18,7 @@ type API struct {
 // APIGeneral is [General] of skydns-api.conf.
 type APIGeneral struct {
 	Host          string `ini:"host" default:"" help:"name of this host in logs and in records it owns; empty: the OS hostname"`
-	IPMonitorPath string `ini:"ip-monitor-path" default:"/skydns/monitor/status/" help:"etcd directory of each IP's health status, shown with records; must equal the scanner's status-path"`
+	IPMonitorPath string `ini:"ip-monitor-path" default:"/skydns/monitor/status/" help:"etcd directory of each IP's health status, shown with records; must equal status-path of skydns-schedule.conf"`
 	ClusterName   string `ini:"cluster-name" default:"default" help:"name of this cluster, kept with the records it writes so several clusters can share one etcd"`
 	MaxTxnOps     int    `ini:"etcd-max-txn-ops" default:"0" help:"operations etcd accepts in one transaction (its --max-txn-ops); an API request that needs more is refused with 413 and the Kubernetes sync splits its work into transactions of this size; 0: 128, etcd's default"`
 }

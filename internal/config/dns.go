@@ -28,7 +28,7 @@ type DNSSection struct {
 	Nameservers    []string      `ini:"ex-nameservers" sep:"," default:"" help:"forwarders for names outside dns-domains, ip[:port] comma-separated, port 53 if omitted; empty: the nameservers of /etc/resolv.conf"`
 	StubZones      string        `ini:"inDomainServers" default:"" help:"stub zones, zone@ip[:port],ip[:port]%other.zone@ip[:port]: queries under a listed zone go to its servers; empty: none"`
 	CacheSize      int           `ini:"cacheSize" default:"100000" help:"most answers kept in the answer cache; 0 turns the cache off"`
-	IPMonitorPath  string        `ini:"ip-monitor-path" default:"/skydns/monitor/status/" help:"etcd directory of each IP's health status; must equal the scanner's status-path"`
+	IPMonitorPath  string        `ini:"ip-monitor-path" default:"/skydns/monitor/status/" help:"etcd directory of each IP's health status; must equal status-path of skydns-schedule.conf"`
 	TTL            time.Duration `ini:"ttl" unit:"s" default:"30s" help:"TTL of answers from records that set none"`
 	HealthTTLCap   time.Duration `ini:"health-ttl-cap" alias:"min-ttl" unit:"s" default:"10s" help:"highest TTL of answers whose IPs were filtered by health, so clients ask again soon after a change; 0: such answers are not cached"`
 	NegativeTTL    time.Duration `ini:"negative-ttl" unit:"s" default:"30s" help:"TTL of NXDOMAIN and NODATA answers (the SOA minimum)"`

@@ -76,11 +76,11 @@ func (e Etcd) check(p *problems, sec string) {
 }
 
 // MonitorPaths are the etcd directories the scanner and the scheduler
-// share. They are absolute etcd keys, independent of etcd-prefix, and
-// status-path must match ip-monitor-path in skydns.conf and
-// skydns-api.conf.
+// share. They are absolute etcd keys, independent of etcd-prefix. Only the
+// scheduler uses status-path (the scanner writes reports, not statuses);
+// it must match ip-monitor-path in skydns.conf and skydns-api.conf.
 type MonitorPaths struct {
-	StatusPath string `ini:"status-path" default:"/skydns/monitor/status/" help:"etcd directory of the health status of each IP"`
+	StatusPath string `ini:"status-path" default:"/skydns/monitor/status/" help:"etcd directory of the health status of each IP, written by the skydns-schedule leader; ip-monitor-path of skydns.conf and skydns-api.conf must equal the schedule's. skydns-scanner does not use it"`
 	ReportPath string `ini:"report-path" default:"/skydns/monitor/report/" help:"etcd directory where scanners report their probe results"`
 	HeartPath  string `ini:"heart-path" alias:"agent-path" default:"/skydns/monitor/agent/" help:"etcd directory of scanner heartbeats"`
 	JobPath    string `ini:"job-path" default:"/skydns/monitor/job/" help:"etcd directory of the probe jobs assigned to each scanner"`
