@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -110,4 +111,51 @@ func TestDNSServerBinary(t *testing.T) {
 		}
 	}
 	p.stop(10 * time.Second)
+}
+
+// With shutdown-delay, SIGTERM first turns /readyz to 503 while DNS is
+// still answered, so a load balancer drains the replica; then it stops.
+func TestDrainOnSIGTERM(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	if _, err := etcd.Client().Put(context.Background(), "/skydns/local/skydns/web/0000000a", `{"host":"192.0.2.10"}`); err != nil {
+		t.Fatal(err)
+	}
+	const delay = 2 * time.Second
+	p, dnsAddr, httpAddr := startDNS(t, etcd, "Dns.shutdown-delay="+delay.String())
+	p.waitLog("ready", 20*time.Second)
+	eventuallyIPs(t, dnsAddr, "web.skydns.local.", "192.0.2.10")
+	readyz := func() int {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := readyz(); code != http.StatusOK {
+		t.Fatalf("/readyz = %d before SIGTERM", code)
+	}
+
+	sent := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog("draining", 5*time.Second)
+	if code := readyz(); code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz = %d while draining, want 503", code)
+	}
+	if got := answerIPs(t, dnsAddr, "web.skydns.local."); !slices.Equal(got, []string{"192.0.2.10"}) {
+		t.Fatalf("answer while draining = %v", got)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(delay + 10*time.Second):
+		t.Fatalf("still running %s after SIGTERM", delay+10*time.Second)
+	}
+	if p.err != nil {
+		t.Fatalf("exit: %v\n%s", p.err, p.output())
+	}
+	if took := time.Since(sent); took < delay {
+		t.Fatalf("stopped %s after SIGTERM, before the %s delay", took, delay)
+	}
 }

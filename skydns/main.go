@@ -133,6 +133,13 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 	}
 
 	<-ctx.Done()
+	if d := cfg.DNS.ShutdownDelay; d > 0 && ready.Load() {
+		// The store has stopped following etcd with ctx; what it holds is
+		// still served while health checks see /readyz fail.
+		ready.Store(false)
+		log.Info("draining: /readyz answers 503, DNS still answered", "for", d.String())
+		time.Sleep(d)
+	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = dnsL.Shutdown(shutdown)

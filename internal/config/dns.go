@@ -39,6 +39,7 @@ type DNSSection struct {
 	AllDown        string        `ini:"all-down" default:"all" help:"answer when every IP of a name is down: all (every IP, as if none was checked), none (empty answer) or servfail"`
 	MaxAnswers     int           `ini:"max-answers" default:"0" help:"most address records in one answer; 0: no cap"`
 	UDPRcvBuf      int           `ini:"udp-receive-buffer" default:"4194304" help:"receive buffer of each UDP socket in bytes, so that a burst arriving while the server is off its CPU waits instead of being dropped; above net.core.rmem_max it needs root or CAP_NET_ADMIN, else the kernel caps it (the log says what was granted); 0: the kernel's default"`
+	ShutdownDelay  time.Duration `ini:"shutdown-delay" unit:"s" default:"0s" help:"on SIGTERM, how long to keep answering with /readyz at 503 before closing the listeners, so a load balancer or anycast health check drains the replica first; 0: stop at once"`
 	ForwardTimeout time.Duration `ini:"forward-timeout" unit:"s" default:"2s" help:"how long to wait for a forwarder or stub zone server"`
 }
 
