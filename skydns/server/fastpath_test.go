@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -30,8 +31,19 @@ func TestFastPathMatchesReference(t *testing.T) {
 		big = append(big, netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}).String())
 	}
 	s.addA("big.skydns.local.", big...)
-	s.eventually("loaded", "big.skydns.local.", dns.TypeA, func(m *dns.Msg) bool { return m.Truncated })
+	// Records, policies and statuses come through separate etcd views:
+	// wait for the last of each, or the two paths may see different states.
+	s.eventually("records", "big.skydns.local.", dns.TypeA, func(m *dns.Msg) bool { return m.Truncated })
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.query("big.skydns.local.", dns.TypeA, overTCP).Answer) != len(big) {
+		if time.Now().After(deadline) {
+			t.Fatal("big.skydns.local. did not get all its records")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 	s.eventually("policies", "down.skydns.local.", dns.TypeA, func(m *dns.Msg) bool { return m.Rcode == dns.RcodeServerFailure })
+	s.eventually("statuses", "half.skydns.local.", dns.TypeA, sameIPs("192.0.2.32"))
+	s.eventually("alias", "alias.skydns.local.", dns.TypeA, func(m *dns.Msg) bool { return len(m.Answer) == 4 })
 
 	from := netip.MustParseAddr("127.0.0.7")
 	type tc struct {
