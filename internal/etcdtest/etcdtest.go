@@ -5,6 +5,7 @@ package etcdtest
 import (
 	"context"
 	"net/url"
+	"os"
 	"testing"
 	"time"
 
@@ -71,6 +72,31 @@ func (e *Etcd) Stop() {
 	}
 	e.server.Close()
 	e.server = nil
+}
+
+// Snapshot copies the member's data as it is now (stopping and starting it
+// around the copy) and returns a function that puts that copy back, as an
+// operator's restore from an older backup would: the member restarts on
+// the same address with the old keys and a lower revision.
+func (e *Etcd) Snapshot() (restore func()) {
+	e.t.Helper()
+	e.Stop()
+	snap := e.t.TempDir()
+	if err := os.CopyFS(snap, os.DirFS(e.dir)); err != nil {
+		e.t.Fatalf("etcdtest: snapshot: %v", err)
+	}
+	e.Start()
+	return func() {
+		e.t.Helper()
+		e.Stop()
+		if err := os.RemoveAll(e.dir); err != nil {
+			e.t.Fatalf("etcdtest: restore: %v", err)
+		}
+		if err := os.CopyFS(e.dir, os.DirFS(snap)); err != nil {
+			e.t.Fatalf("etcdtest: restore: %v", err)
+		}
+		e.Start()
+	}
 }
 
 // Endpoints returns the client URL (stable across Stop and Start).

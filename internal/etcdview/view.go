@@ -81,6 +81,9 @@ type View struct {
 	readyOnce sync.Once
 
 	revision atomic.Int64
+	// seen is the highest revision a linearizable read has shown; such
+	// reads never go backwards unless etcd itself did.
+	seen     atomic.Int64
 	lastSync atomic.Int64 // unix nanoseconds
 	stale    atomic.Bool
 	reloads  atomic.Int64
@@ -187,6 +190,7 @@ func (v *View) load(ctx context.Context) error {
 		return err
 	}
 	v.revision.Store(rev)
+	v.seen.Store(rev)
 	v.markSynced()
 	v.log.Info("etcd view loaded", "revision", rev)
 	return nil
@@ -296,14 +300,21 @@ func (v *View) watchOnce(ctx context.Context) error {
 			// a quorum. Progress notifications alone cannot: etcd sends
 			// none while nothing at all is written. The read's revision
 			// also catches an etcd that lost its data (restored from an
-			// older backup): then our state is from a future that is gone.
+			// older backup): then our state is from a future that is gone,
+			// and so may be what the daemon wrote elsewhere meanwhile,
+			// which a reload tells it (a scanner writes its reports again).
+			// Compared with the highest revision seen, not only with ours:
+			// a restore that took back only writes outside the prefix
+			// leaves our own revision in the past.
 			pctx, pcancel := context.WithTimeout(wctx, v.o.ProgressInterval)
 			resp, err := v.cli.Get(pctx, v.prefix)
 			pcancel()
 			if err == nil {
-				if resp.Header.Revision < v.revision.Load() {
+				rev := resp.Header.Revision
+				if rev < v.revision.Load() || rev < v.seen.Load() {
 					return errReload
 				}
+				v.seen.Store(rev)
 				v.markSynced()
 			}
 		case resp, ok := <-wch:

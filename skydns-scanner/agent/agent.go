@@ -51,6 +51,7 @@ func New(cli *clientv3.Client, cfg Config) (*Agent, error) {
 	}
 	a.rep = newReporter(cli, &a.cfg, m)
 	a.jobs = newJobs(&a.cfg, m)
+	a.jobs.reloaded = a.rep.rewriteAll
 	return a, nil
 }
 
@@ -71,7 +72,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.heartbeat(ctx) })
 	if a.cfg.EnableCheck {
-		view := etcdview.New(a.cli, a.cfg.Paths.JobPrefix(a.cfg.Name), a.jobs, etcdview.Options{Logger: a.cfg.Log})
+		view := etcdview.New(a.cli, a.cfg.Paths.JobPrefix(a.cfg.Name), a.jobs, etcdview.Options{Logger: a.cfg.Log, ProgressInterval: a.cfg.ViewProgress})
 		wg.Go(func() { _ = view.Run(ctx) })
 		wg.Go(func() { a.rep.run(ctx) })
 		wg.Go(func() { newLoop(a).run(ctx) })

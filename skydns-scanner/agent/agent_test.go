@@ -222,3 +222,30 @@ func TestDuplicateNameWaits(t *testing.T) {
 	p1.Stop()
 	mt.Eventually(t, 10*time.Second, "second registered once the first left", second.Registered)
 }
+
+// After etcd is restored from a snapshot older than the agent's last
+// report, the agent writes its reports again: they reflect what it sees
+// now, not what the snapshot held.
+func TestAgentRewritesReportsAfterRestore(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	cli := etcd.Client()
+	bs := mt.NewBackends(t, 1)
+	putJob(t, cli, "a1", bs[0].IP(), fmt.Sprintf(`{"ports":[%d]}`, bs[0].Port()))
+	// A lease that outlives etcd's restarts: a new lease would rewrite the
+	// reports anyway, and this is about the lease that survives.
+	cfg := mt.AgentConfig(t, "a1")
+	cfg.HeartbeatInterval = 10 * time.Second
+	cfg.ViewProgress = 100 * time.Millisecond
+	mt.StartAgent(t, etcd.Client(), cfg)
+	waitReport(t, cli, "a1", bs[0].IP(), health.Up)
+
+	restore := etcd.Snapshot() // holds the UP report
+	waitReport(t, cli, "a1", bs[0].IP(), health.Up)
+	bs[0].Kill()
+	waitReport(t, cli, "a1", bs[0].IP(), health.Down)
+	// A backup is older than the last write by more than a moment: let
+	// the agent read etcd's revision at least once after its report.
+	time.Sleep(500 * time.Millisecond)
+	restore() // back to the UP report
+	waitReport(t, cli, "a1", bs[0].IP(), health.Down)
+}

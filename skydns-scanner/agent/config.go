@@ -37,8 +37,11 @@ type Config struct {
 	Rise, Fall   int // consecutive results that change a verdict
 
 	RequestTimeout time.Duration // one etcd request
-	Log            *slog.Logger
-	Registry       prometheus.Registerer // nil: metrics not registered
+	// ViewProgress is how often the job view proves etcd answers (and
+	// notices an etcd restored from an older backup); 0: etcdview's default.
+	ViewProgress time.Duration
+	Log          *slog.Logger
+	Registry     prometheus.Registerer // nil: metrics not registered
 }
 
 // FromConfig turns the scanner's file into a Config.

@@ -21,6 +21,12 @@ type jobs struct {
 	log   *slog.Logger
 	m     *metrics
 
+	// reloaded is called when the view loads again after its first load:
+	// etcd lost history, or was restored from an older snapshot, and the
+	// reports written since may be gone with it.
+	reloaded func()
+	loads    int
+
 	mu      sync.Mutex
 	full    map[netip.Addr]monitor.Spec // set by Load: the whole job list
 	changes map[netip.Addr]*monitor.Spec
@@ -66,6 +72,9 @@ func (j *jobs) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
 	clear(j.changes)
 	j.mu.Unlock()
 	j.signal()
+	if j.loads++; j.loads > 1 && j.reloaded != nil {
+		j.reloaded()
+	}
 	return nil
 }
 

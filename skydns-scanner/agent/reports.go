@@ -88,6 +88,17 @@ func (r *reporter) setLease(id clientv3.LeaseID) {
 	}
 }
 
+// rewriteAll writes every report again on the current lease: after etcd
+// was restored from a snapshot, the reports written since are gone, and
+// nothing else would write them until a verdict changes.
+func (r *reporter) rewriteAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for ip := range r.want {
+		r.markLocked(ip)
+	}
+}
+
 type pending struct {
 	ip  netip.Addr
 	seq uint64
