@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/skydns/skydns/internal/config"
 	"github.com/skydns/skydns/internal/daemon"
+	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/record"
 	"github.com/skydns/skydns/skydns-kubeapi/api"
 	"github.com/skydns/skydns/skydns-kubeapi/kubesync"
@@ -59,6 +61,8 @@ func run(ctx context.Context, cfg *config.API, env daemon.Env) error {
 	if err != nil {
 		return err
 	}
+	reg := monitor.NewRegistry()
+	st.RegisterMetrics(reg)
 
 	// Everything that can fail on bad configuration is set up before
 	// anything starts, so such a failure leaves nothing half running.
@@ -73,7 +77,8 @@ func run(ctx context.Context, cfg *config.API, env daemon.Env) error {
 		s, err := kubesync.New(kubesync.Config{
 			Domain: cfg.Kube.Domain, Cluster: cfg.General.ClusterName, User: config.Hostname(cfg.General.Host),
 			PublishClusterIP: cfg.Kube.PublishClusterIP, MaxTxnOps: cfg.General.MaxTxnOps,
-			RequestTimeout: cfg.Etcd.RequestTimeout, Logger: log.With("component", "kubesync"),
+			RequestTimeout: cfg.Etcd.RequestTimeout, LockTTL: cfg.Kube.LockTTL, Registry: reg,
+			Logger: log.With("component", "kubesync"),
 		}, client, st)
 		if err != nil {
 			return err
@@ -89,7 +94,7 @@ func run(ctx context.Context, cfg *config.API, env daemon.Env) error {
 			Domains: cfg.API.Domains, KubeDomain: kubeDomain, Token: cfg.API.AuthToken,
 			OpenReads: cfg.API.OpenReads, MaxBody: cfg.API.MaxBody, MaxTxnOps: cfg.General.MaxTxnOps,
 			Cluster: cfg.General.ClusterName, RequestTimeout: cfg.Etcd.RequestTimeout,
-			Logger: log.With("component", "api"),
+			Registry: reg, Logger: log.With("component", "api"),
 		}, st)
 		if err != nil {
 			return err
@@ -106,6 +111,16 @@ func run(ctx context.Context, cfg *config.API, env daemon.Env) error {
 			"writes", cfg.API.AuthToken != "")
 		tasks["api"] = func(ctx context.Context) error {
 			return a.Serve(ctx, ln, cfg.API.TLSCert, cfg.API.TLSKey, shutdownGrace)
+		}
+	} else if addr := cfg.General.MetricsAddr; addr != "" {
+		// A sync without the API still gets /metrics, /healthz and /readyz.
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		log.Info("metrics listening", "addr", ln.Addr().String())
+		tasks["metrics"] = func(ctx context.Context) error {
+			return serveMetrics(ctx, ln, api.MetricsHandler(reg, st), log)
 		}
 	}
 
@@ -133,6 +148,24 @@ func run(ctx context.Context, cfg *config.API, env daemon.Env) error {
 	default:
 		return nil
 	}
+}
+
+// serveMetrics serves h on ln until ctx ends.
+func serveMetrics(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	<-errc
+	return nil
 }
 
 // kubeClient connects with the kubeconfig file, or with the service

@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // API is the configuration of skydns-kubeapi (skydns-api.conf).
 //
@@ -21,6 +24,9 @@ type APIGeneral struct {
 	IPMonitorPath string `ini:"ip-monitor-path" default:"/skydns/monitor/status/" help:"etcd directory of each IP's health status, shown with records; must equal status-path of skydns-schedule.conf"`
 	ClusterName   string `ini:"cluster-name" default:"default" help:"name of this cluster, kept with the records it writes so several clusters can share one etcd"`
 	MaxTxnOps     int    `ini:"etcd-max-txn-ops" default:"0" help:"operations etcd accepts in one transaction (its --max-txn-ops); an API request that needs more is refused with 413 and the Kubernetes sync splits its work into transactions of this size; 0: 128, etcd's default"`
+	// With api-enable, /metrics is served on api-address instead, so that
+	// an instance keeps one listener.
+	MetricsAddr string `ini:"metrics-addr" default:"127.0.0.1:9156" help:"address of the /metrics, /healthz and /readyz listener of an instance with api-enable = false, host:port; with api-enable they are served on api-address and this key is unused; empty: no listener"`
 }
 
 // KubeSection is [Kube2Skydns] of skydns-api.conf.
@@ -29,6 +35,10 @@ type KubeSection struct {
 	Domain           string `ini:"kube-domain" default:"skydns.local." help:"zone under which services are published, as <service>.<namespace>.<kube-domain>"`
 	ConfigFile       string `ini:"kube-config-file" default:"" help:"kubeconfig file for the Kubernetes API; empty: in-cluster service account"`
 	PublishClusterIP bool   `ini:"kube-publish-cluster-ip" default:"false" help:"also publish a service's ClusterIP; false: only its external IPs and load-balancer ingress IPs (headless services always publish their ready endpoints)"`
+	// The syncs of one cluster-name elect a leader on a lease; only the
+	// leader writes, and a leader that dies without resigning is replaced
+	// once its lease expires.
+	LockTTL time.Duration `ini:"lock-ttl" unit:"s" default:"10s" help:"TTL of the sync leader's etcd lease, whole seconds: the syncs with one cluster-name elect one leader, the only one that writes, and a leader that dies without stepping down is replaced within this time"`
 }
 
 // APISection is [SkydnsApi] of skydns-api.conf.
@@ -53,9 +63,11 @@ func (c API) Validate() error {
 	if n := c.General.MaxTxnOps; n != 0 && n < 16 {
 		p.add("General", "etcd-max-txn-ops", "must be 0 (etcd's default of 128) or at least 16, got %d", n)
 	}
+	checkOptionalAddr(&p, "General", "metrics-addr", c.General.MetricsAddr)
 	if msg := domainProblem(c.Kube.Domain); msg != "" {
 		p.add("Kube2Skydns", "kube-domain", "%s", msg)
 	}
+	checkTTL(&p, "Kube2Skydns", "lock-ttl", c.Kube.LockTTL, time.Second)
 	const sec = "SkydnsApi"
 	checkDomains(&p, sec, "api-domains", c.API.Domains)
 	checkAddr(&p, sec, "api-address", c.API.Address)

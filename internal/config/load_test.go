@@ -62,8 +62,8 @@ var wantPaths = MonitorPaths{
 }
 
 var wantAPI = API{
-	General: APIGeneral{IPMonitorPath: "/skydns/monitor/status/", ClusterName: "default"},
-	Kube:    KubeSection{Domain: "skydns.local."},
+	General: APIGeneral{IPMonitorPath: "/skydns/monitor/status/", ClusterName: "default", MetricsAddr: "127.0.0.1:9156"},
+	Kube:    KubeSection{Domain: "skydns.local.", LockTTL: 10 * time.Second},
 	API: APISection{
 		Enable:  true,
 		Domains: []string{"skydns.local."},
@@ -462,6 +462,12 @@ func TestErrors(t *testing.T) {
 			"skydns.conf [Etcd] embedded-client-addr: missing port"},
 		{"tls half", "skydns.conf", "[Etcd]\netcd-certfile = /c.pem\n", nil, new(DNS),
 			"skydns.conf [Etcd] etcd-keyfile: empty, but etcd-certfile is set"},
+		{"sync lock ttl", "skydns-api.conf", "[Kube2Skydns]\nlock-ttl = 1500ms\n", nil, new(API),
+			"skydns-api.conf [Kube2Skydns] lock-ttl: must be whole seconds, got 1.5s"},
+		{"sync lock ttl zero", "skydns-api.conf", "[Kube2Skydns]\nlock-ttl = 0\n", nil, new(API),
+			"skydns-api.conf [Kube2Skydns] lock-ttl: must be at least 1s, got 0s"},
+		{"api metrics addr", "skydns-api.conf", "[General]\nmetrics-addr = 127.0.0.1\n", nil, new(API),
+			"skydns-api.conf [General] metrics-addr: missing port"},
 		{"api tls half", "skydns-api.conf", "[SkydnsApi]\napi-tls-key = /k.pem\n", nil, new(API),
 			"skydns-api.conf [SkydnsApi] api-tls-cert: empty, but api-tls-key is set"},
 		{"override error names -set", "skydns.conf", "", []string{"Dns.dns-addr=localhost"}, new(DNS),

@@ -23,6 +23,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/skydns/skydns/internal/record"
 	"github.com/skydns/skydns/skydns-kubeapi/apitypes"
 	"github.com/skydns/skydns/skydns-kubeapi/store"
@@ -48,7 +51,10 @@ type Config struct {
 	Cluster string
 	// RequestTimeout bounds each etcd request.
 	RequestTimeout time.Duration
-	Logger         *slog.Logger
+	// Registry gets the API's metrics, and GET /metrics serves it with
+	// everything else registered there; nil: a registry of the API's own.
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
 }
 
 // API serves the REST API over a store.
@@ -61,6 +67,8 @@ type API struct {
 	tokenSum   [sha256.Size]byte
 	log        *slog.Logger
 	locks      *nameLocks
+	reg        *prometheus.Registry
+	m          *metrics
 }
 
 // New checks cfg and returns an API.
@@ -80,7 +88,11 @@ func New(cfg Config, st *store.Store) (*API, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 5 * time.Second
 	}
-	a := &API{cfg: cfg, store: st, log: cfg.Logger, locks: newNameLocks()}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	a := &API{cfg: cfg, store: st, log: cfg.Logger, locks: newNameLocks(), reg: cfg.Registry}
+	a.m = newMetrics(cfg.Registry)
 	for _, d := range cfg.Domains {
 		n, err := record.NormalizeName(d)
 		if err != nil {
@@ -106,15 +118,21 @@ func New(cfg Config, st *store.Store) (*API, error) {
 // Handler returns the HTTP handler of every route.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /skydns/api/{$}", a.read(a.getList))
-	mux.HandleFunc("GET /skydns/api", a.read(a.getList))
-	mux.HandleFunc("GET /skydns/api/{name}", a.read(a.getName))
-	mux.HandleFunc("POST /skydns/api/{name}", a.write(a.post))
-	mux.HandleFunc("PUT /skydns/api/{name}", a.write(a.put))
-	mux.HandleFunc("DELETE /skydns/api/{name}", a.write(a.del))
-	mux.HandleFunc("GET /skydns/api/{name}/policy", a.read(a.getPolicy))
-	mux.HandleFunc("PUT /skydns/api/{name}/policy", a.write(a.putPolicy))
-	mux.HandleFunc("DELETE /skydns/api/{name}/policy", a.write(a.deletePolicy))
+	// routes are the route labels of the metrics: the registered patterns.
+	routes := map[string]bool{}
+	handle := func(pattern string, h http.HandlerFunc) {
+		mux.HandleFunc(pattern, h)
+		routes[routeOf(pattern)] = true
+	}
+	handle("GET /skydns/api/{$}", a.read(a.getList))
+	handle("GET /skydns/api", a.read(a.getList))
+	handle("GET /skydns/api/{name}", a.read(a.getName))
+	handle("POST /skydns/api/{name}", a.write(a.post))
+	handle("PUT /skydns/api/{name}", a.write(a.put))
+	handle("DELETE /skydns/api/{name}", a.write(a.del))
+	handle("GET /skydns/api/{name}/policy", a.read(a.getPolicy))
+	handle("PUT /skydns/api/{name}/policy", a.write(a.putPolicy))
+	handle("DELETE /skydns/api/{name}/policy", a.write(a.deletePolicy))
 	// Without a method the patterns below catch every other method of the
 	// same paths, so that a 405 has a JSON body like every other error.
 	notAllowed := func(allow string) http.HandlerFunc {
@@ -123,32 +141,18 @@ func (a *API) Handler() http.Handler {
 			writeError(w, errorf(http.StatusMethodNotAllowed, "method %s is not allowed here; allowed: %s", r.Method, allow))
 		}
 	}
-	mux.HandleFunc("/skydns/api/{$}", notAllowed("GET"))
-	mux.HandleFunc("/skydns/api/{name}", notAllowed("GET, POST, PUT, DELETE"))
-	mux.HandleFunc("/skydns/api/{name}/policy", notAllowed("GET, PUT, DELETE"))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	handle("/skydns/api/{$}", notAllowed("GET"))
+	handle("/skydns/api/{name}", notAllowed("GET, POST, PUT, DELETE"))
+	handle("/skydns/api/{name}/policy", notAllowed("GET, PUT, DELETE"))
+	// Like /healthz and /readyz, /metrics needs no token.
+	handle("GET /healthz", healthz)
+	handle("GET /readyz", Ready(a.store))
+	handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}).ServeHTTP)
+	handle("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotFound, "no such route %s; the API is under %s", r.URL.Path, apitypes.PathPrefix))
 	})
-	return a.recoverer(a.logRequests(mux))
-}
-
-func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	switch {
-	case !a.store.IsReady():
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, "not ready: records not loaded from etcd yet")
-	case a.store.Stale():
-		// Reads still work from memory; writes may not. Ready, but say so.
-		fmt.Fprintln(w, "ready (stale: etcd is not answering; serving the last known records)")
-	default:
-		fmt.Fprintln(w, "ready")
-	}
+	// instrument is outermost, so that it counts the 500 of a panic too.
+	return a.instrument(routes, a.recoverer(a.logRequests(mux)))
 }
 
 // Serve runs an HTTP(S) server for the API on ln until ctx ends, then shuts
@@ -274,12 +278,21 @@ func (a *API) guard(h handler, write bool) http.HandlerFunc {
 			if err.status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="skydns"`)
 			}
+			a.rejected(write, err)
 			writeError(w, err)
 			return
 		}
 		if err := h(w, r); err != nil {
+			a.rejected(write, err)
 			writeError(w, err)
 		}
+	}
+}
+
+// rejected counts a write refused with err.
+func (a *API) rejected(write bool, err *httpError) {
+	if write {
+		a.m.rejected.WithLabelValues(rejectReason(err.status)).Inc()
 	}
 }
 

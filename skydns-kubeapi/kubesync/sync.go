@@ -13,6 +13,10 @@
 // at all of them and at every service it owns records of, so a restart, a
 // missed event or a hand edit converges. It never touches a record or a
 // policy that another writer made.
+//
+// Several syncs of one cluster may run: they elect a leader through etcd
+// (see Run), and only the leader writes. The others keep their informers
+// and the store warm and take over when the leader's lease ends.
 package kubesync
 
 import (
@@ -23,6 +27,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,8 +41,11 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
 
+	"github.com/skydns/skydns/internal/backoff"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/record"
 	"github.com/skydns/skydns/skydns-kubeapi/store"
@@ -50,7 +58,8 @@ type Config struct {
 	// Cluster is cluster-name, stamped on every record so that several
 	// clusters can publish into one etcd without touching each other.
 	Cluster string
-	// User is stored as each record's user (the host name).
+	// User is stored as each record's user (the host name), and is this
+	// sync's value in the leader election.
 	User string
 	// PublishClusterIP also publishes ClusterIPs.
 	PublishClusterIP bool
@@ -60,20 +69,59 @@ type Config struct {
 	Resync time.Duration
 	// RequestTimeout bounds each etcd request. Default 5s.
 	RequestTimeout time.Duration
-	Logger         *slog.Logger
+	// LockKey is the election prefix the syncs of this cluster campaign
+	// on. Default LockKey(the store's prefix, Cluster).
+	LockKey string
+	// LockTTL is the leader's lease, whole seconds: a leader that stops
+	// without resigning is replaced this long after etcd last heard from
+	// it. Default 10s.
+	LockTTL time.Duration
+	// Registry, if set, gets the sync's metrics.
+	Registry prometheus.Registerer
+	Logger   *slog.Logger
+}
+
+// LockKey is the election prefix of the syncs of cluster. It lies under
+// <prefix>/monitor/, which no program reads as records: the schedule
+// mirrors every key under the prefix, and would count an election key
+// elsewhere as an unreadable record.
+func LockKey(prefix, cluster string) string {
+	return strings.TrimRight(prefix, "/") + "/monitor/kubeapi-lock/" + cluster
 }
 
 // Syncer runs the sync.
 type Syncer struct {
 	cfg    Config
 	domain string
-	client kubernetes.Interface
 	store  *store.Store
+	cli    *clientv3.Client
 	log    *slog.Logger
-	queue  workqueue.TypedRateLimitingInterface[string]
+	m      *metrics
 
+	factory  informers.SharedInformerFactory
 	services corelisters.ServiceLister
 	slices   discoverylisters.EndpointSliceLister
+
+	// term is the current term of leadership; nil on a standby.
+	term    atomic.Pointer[term]
+	leading atomic.Bool
+}
+
+// term is one term of leadership: the queue the informers feed while it
+// lasts, and what every write of the term is guarded by.
+type term struct {
+	queue workqueue.TypedRateLimitingInterface[string]
+	// key and rev are our election key and the revision it was created
+	// at; guard holds while that key is still there, that is while we
+	// lead.
+	key   string
+	rev   int64
+	guard clientv3.Cmp
+	// lost ends the term, when a write finds that we no longer lead.
+	lost context.CancelFunc
+	// failing are the services whose last reconcile failed; only the
+	// term's worker uses it.
+	failing map[string]bool
 }
 
 // Group files the records the sync of cluster owns under the key of their
@@ -127,23 +175,49 @@ func New(cfg Config, client kubernetes.Interface, st *store.Store) (*Syncer, err
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 5 * time.Second
 	}
-	return &Syncer{cfg: cfg, domain: d, client: client, store: st, log: cfg.Logger}, nil
+	if cfg.LockKey == "" {
+		cfg.LockKey = LockKey(st.Prefix(), cfg.Cluster)
+	}
+	// NewElection adds the slash between the prefix and each candidate's
+	// key; with it kept here, cluster "a" would also wait on cluster "ab".
+	cfg.LockKey = strings.TrimRight(cfg.LockKey, "/")
+	if cfg.LockTTL < time.Second {
+		cfg.LockTTL = 10 * time.Second
+	}
+	s := &Syncer{cfg: cfg, domain: d, store: st, cli: st.Client(), log: cfg.Logger}
+	s.factory = informers.NewSharedInformerFactory(client, 0)
+	s.services = s.factory.Core().V1().Services().Lister()
+	s.slices = s.factory.Discovery().V1().EndpointSlices().Lister()
+	s.m = newMetrics(cfg.Registry, cfg.Cluster, s.services)
+	return s, nil
 }
 
-// Run syncs until ctx ends.
-func (s *Syncer) Run(ctx context.Context) error {
-	s.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
-		workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 30*time.Second),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: "skydns-kubesync"})
-	defer s.queue.ShutDown()
+// Leading reports whether this sync leads right now, and so writes.
+func (s *Syncer) Leading() bool { return s.leading.Load() }
 
-	factory := informers.NewSharedInformerFactory(s.client, 0)
+// enqueue asks the current term, if any, to look at a service. A standby
+// drops the event: the sweep that starts a term looks at every service.
+func (s *Syncer) enqueue(key string) {
+	if t := s.term.Load(); t != nil {
+		t.queue.Add(key)
+	}
+}
+
+// Run syncs until ctx ends. Every sync keeps the informers and the store
+// running; once both are loaded it campaigns in the election of its
+// cluster, and only while it leads does it write. A term of leadership
+// starts with a sweep over every service, so nothing that changed while
+// this sync stood by is missed, and ends when ctx ends (the sync resigns
+// and revokes its lease, so that a standby takes over at once), or when
+// the lease is lost (etcd unreachable for longer than LockTTL, or a write
+// finds another leader): then the sync stops writing and campaigns again.
+func (s *Syncer) Run(ctx context.Context) error {
+	factory := s.factory
 	svcInf := factory.Core().V1().Services()
 	sliceInf := factory.Discovery().V1().EndpointSlices()
-	s.services, s.slices = svcInf.Lister(), sliceInf.Lister()
 	enqueueObj := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-			s.queue.Add(key)
+			s.enqueue(key)
 		}
 	}
 	enqueueSlice := func(obj any) {
@@ -152,7 +226,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 		}
 		if sl, ok := obj.(*discoveryv1.EndpointSlice); ok {
 			if svc := sl.Labels[discoveryv1.LabelServiceName]; svc != "" {
-				s.queue.Add(sl.Namespace + "/" + svc)
+				s.enqueue(sl.Namespace + "/" + svc)
 			}
 		}
 	}
@@ -185,32 +259,150 @@ func (s *Syncer) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
-	s.log.Info("kubernetes sync running: caches synced, records loaded")
+	s.log.Info("kubernetes sync running: caches synced, records loaded; campaigning for the lead",
+		"lock", s.cfg.LockKey, "host", s.cfg.User)
 
+	b := backoff.New()
+	for ctx.Err() == nil {
+		err := s.campaign(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			s.log.Warn("kubernetes sync: leader election", "err", err)
+			if !b.Wait(ctx) {
+				break
+			}
+			continue
+		}
+		b = backoff.New()
+	}
+	return nil
+}
+
+// campaign runs one session: wait to lead, lead until the session or ctx
+// ends, step down. It returns nil after a term, an error if it could not
+// campaign.
+func (s *Syncer) campaign(ctx context.Context) error {
+	// The lease is granted here, under ctx, because a session's own grant
+	// cannot be interrupted; the session then keeps it alive.
+	gctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	g, err := s.cli.Grant(gctx, int64(s.cfg.LockTTL/time.Second))
+	cancel()
+	if err != nil {
+		return fmt.Errorf("lease: %w", err)
+	}
+	sess, err := concurrency.NewSession(s.cli, concurrency.WithLease(g.ID), concurrency.WithTTL(int(g.TTL)))
+	if err != nil {
+		return fmt.Errorf("session: %w", err)
+	}
+	defer func() {
+		select {
+		case <-sess.Done():
+			// The lease expired or cannot be refreshed: nothing to revoke,
+			// and trying would wait for etcd for up to the TTL.
+			sess.Orphan()
+		default:
+			// Close revokes the lease: on a clean stop the standby needs
+			// no TTL to take over.
+			_ = sess.Close()
+		}
+	}()
+	el := concurrency.NewElection(sess, s.cfg.LockKey)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-sess.Done():
+			cancel() // the lease is lost: stop campaigning or leading
+		case <-cctx.Done():
+		}
+	}()
+	lctx, lcancel := context.WithTimeout(cctx, s.cfg.RequestTimeout)
+	if resp, err := el.Leader(lctx); err == nil && len(resp.Kvs) > 0 {
+		s.log.Info("sync standby", "leader", string(resp.Kvs[0].Value), "host", s.cfg.User,
+			"cluster", s.cfg.Cluster)
+	}
+	lcancel()
+	if err := el.Campaign(cctx, s.cfg.User); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		select {
+		case <-sess.Done():
+			return errors.New("lease lost while waiting to lead")
+		default:
+		}
+		return fmt.Errorf("campaign: %w", err)
+	}
+	select {
+	case <-sess.Done():
+		return errors.New("lease lost while campaigning")
+	default:
+	}
+	s.leading.Store(true)
+	s.m.leader.Set(1)
+	s.m.elections.Inc()
+	s.log.Info("sync leading", "host", s.cfg.User, "cluster", s.cfg.Cluster, "key", el.Key())
+	s.lead(cctx, el)
+	s.leading.Store(false)
+	s.m.leader.Set(0)
+	rctx, rcancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	_ = el.Resign(rctx)
+	rcancel()
+	if ctx.Err() != nil {
+		s.log.Info("sync stepped down", "host", s.cfg.User, "cluster", s.cfg.Cluster)
+		return nil
+	}
+	s.log.Warn("sync lost the lead: stopped writing; campaigning again", "host", s.cfg.User, "cluster", s.cfg.Cluster)
+	return nil
+}
+
+// lead runs one term: a sweep over everything, then the informers'
+// events and a sweep every Resync, until ctx ends or a write finds that
+// another sync leads.
+func (s *Syncer) lead(ctx context.Context, el *concurrency.Election) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	t := &term{
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 30*time.Second),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "skydns-kubesync"}),
+		key:     el.Key(),
+		rev:     el.Rev(),
+		guard:   clientv3.Compare(clientv3.CreateRevision(el.Key()), "=", el.Rev()),
+		lost:    cancel,
+		failing: map[string]bool{},
+	}
+	s.term.Store(t)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for s.next(ctx) {
+		for s.next(ctx, t) {
 		}
 	}()
-	s.sweep()
+	s.sweep(t)
 	tick := time.NewTicker(s.cfg.Resync)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			s.queue.ShutDown()
+			// Events from now on are dropped; what is queued is dropped
+			// with the queue (the next term sweeps), and the worker stops
+			// after the service in hand.
+			s.term.Store(nil)
+			t.queue.ShutDown()
 			<-done
-			return nil
+			return
 		case <-tick.C:
-			s.sweep()
+			s.sweep(t)
 		}
 	}
 }
 
 // sweep queues every service and every service we own records or a
 // policy of: together, everything that may need a change.
-func (s *Syncer) sweep() {
+func (s *Syncer) sweep(t *term) {
 	keys := map[string]bool{}
 	svcs, _ := s.services.List(labels.Everything())
 	for _, svc := range svcs {
@@ -223,7 +415,10 @@ func (s *Syncer) sweep() {
 		keys[serviceKey(p.Name, s.domain)] = true
 	}
 	for k := range keys {
-		s.queue.Add(k)
+		t.queue.Add(k)
+	}
+	if len(keys) == 0 {
+		s.m.converged.SetToCurrentTime()
 	}
 	s.log.Debug("kubernetes sync sweep", "services", len(keys))
 }
@@ -232,53 +427,86 @@ func (s *Syncer) sweep() {
 // failure is logged as an error (it is still retried, more slowly).
 const maxRetries = 5
 
-func (s *Syncer) next(ctx context.Context) bool {
-	key, quit := s.queue.Get()
+// next reconciles one service of term t; false when the term is over.
+func (s *Syncer) next(ctx context.Context, t *term) bool {
+	key, quit := t.queue.Get()
 	if quit {
 		return false
 	}
-	defer s.queue.Done(key)
-	err := s.safeReconcile(ctx, key)
+	if ctx.Err() != nil {
+		t.queue.Done(key)
+		return false
+	}
+	err := s.safeReconcile(ctx, t, key)
+	t.queue.Done(key)
 	switch {
 	case err == nil:
-		s.queue.Forget(key)
+		t.queue.Forget(key)
+		delete(t.failing, key)
+		if len(t.failing) == 0 && t.queue.Len() == 0 {
+			s.m.converged.SetToCurrentTime()
+		}
+	case errors.Is(err, errNotLeader):
+		s.log.Warn("kubernetes sync: another sync leads; stopping writes", "service", key)
+		t.lost()
+		return false
 	case ctx.Err() != nil:
 	default:
+		s.m.errors.WithLabelValues(errorReason(err)).Inc()
+		t.failing[key] = true
 		// Said once when it starts failing and once when it keeps failing,
 		// so that an etcd outage does not flood the log with one line per
 		// service per retry.
 		level := slog.LevelDebug
-		switch s.queue.NumRequeues(key) {
+		switch t.queue.NumRequeues(key) {
 		case 0:
 			level = slog.LevelWarn
 		case maxRetries:
 			level = slog.LevelError
 		}
 		s.log.Log(ctx, level, "kubernetes sync: service not synced, retrying", "service", key, "err", err,
-			"attempts", s.queue.NumRequeues(key)+1)
-		s.queue.AddRateLimited(key)
+			"attempts", t.queue.NumRequeues(key)+1)
+		t.queue.AddRateLimited(key)
 	}
 	return true
 }
 
 // safeReconcile turns a panic while reconciling one service into an error
 // for that service, so that one odd object cannot stop the sync.
-func (s *Syncer) safeReconcile(ctx context.Context, key string) (err error) {
+func (s *Syncer) safeReconcile(ctx context.Context, t *term, key string) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.Error("kubernetes sync: panic", "service", key, "panic", v, "stack", string(debug.Stack()))
 			err = fmt.Errorf("panic: %v", v)
 		}
 	}()
-	return s.Reconcile(ctx, key)
+	return s.reconcile(ctx, t, key)
 }
 
-// errConflict: etcd changed under a transaction; try again from fresh data.
-var errConflict = errors.New("records changed during the update")
+var (
+	// errConflict: etcd changed under a transaction; try again from fresh
+	// data.
+	errConflict = errors.New("records changed during the update")
+	// errEtcd wraps a failed etcd request.
+	errEtcd = errors.New("etcd")
+	// errNotLeader: our election key is gone; another sync may lead.
+	errNotLeader = errors.New("no longer the leader")
+)
 
-// Reconcile brings the records of the service with queue key key in line
-// with the service as the informer caches have it.
-func (s *Syncer) Reconcile(ctx context.Context, key string) error {
+// errorReason is the reason label of a failed reconcile.
+func errorReason(err error) string {
+	switch {
+	case errors.Is(err, errConflict):
+		return "conflict"
+	case errors.Is(err, errEtcd):
+		return "etcd"
+	}
+	return "other"
+}
+
+// reconcile brings the records of the service with queue key key in line
+// with the service as the informer caches have it, writing in term t.
+func (s *Syncer) reconcile(ctx context.Context, t *term, key string) error {
 	var d Desired
 	root := ""
 	if ns, name, err := cache.SplitMetaNamespaceKey(key); err == nil && ns != "" && !strings.HasPrefix(key, "!") {
@@ -302,7 +530,7 @@ func (s *Syncer) Reconcile(ctx context.Context, key string) error {
 			}
 		}
 	}
-	return s.apply(ctx, key, root, d)
+	return s.apply(ctx, t, key, root, d)
 }
 
 // change is one guarded write of the sync.
@@ -311,10 +539,26 @@ type change struct {
 	value  []byte // nil: delete
 	modRev int64  // what the key must still be at (0: absent)
 	cname  bool
+	policy bool
+}
+
+// sameRecord reports whether two records of ours say the same thing.
+//
+// It leaves out user, the host of the sync that wrote the record. Every
+// sync of a cluster stamps its own host, and leadership moves between them
+// (a restart, a node drained, etcd briefly away from the leader); if user
+// counted, each new leader would rewrite every record and policy of the
+// cluster on its first sweep, only to change that field: a burst of
+// writes that every DNS server and schedule must then apply, with nothing
+// they use changed. So a record whose content is right stays as it is, and
+// user names the host that last changed it.
+func sameRecord(a, b record.Record) bool {
+	a.User, b.User = "", ""
+	return a == b
 }
 
 // apply writes the difference between d and what the sync owns for key.
-func (s *Syncer) apply(ctx context.Context, key, root string, d Desired) error {
+func (s *Syncer) apply(ctx context.Context, t *term, key, root string, d Desired) error {
 	prefix := s.store.Prefix()
 	owned := map[string]store.Entry{}
 	for _, e := range s.store.Group(key) {
@@ -379,7 +623,7 @@ func (s *Syncer) apply(ctx context.Context, key, root string, d Desired) error {
 
 	var changes []change
 	for k, r := range want {
-		if e, ok := owned[k]; ok && e.Record == r {
+		if e, ok := owned[k]; ok && sameRecord(e.Record, r) {
 			continue
 		}
 		b, err := r.Encode()
@@ -405,7 +649,7 @@ func (s *Syncer) apply(ctx context.Context, key, root string, d Desired) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	return s.commit(ctx, changes)
+	return s.commit(ctx, t, changes)
 }
 
 // keyTaken reports whether key holds another writer's record.
@@ -431,17 +675,22 @@ func (s *Syncer) policyChange(key, root string, p *policy.Policy) (*change, erro
 	pkey := policy.Key(s.store.Prefix(), root)
 	if p == nil {
 		if ok {
-			return &change{key: cur.Key, modRev: cur.ModRev}, nil
+			return &change{key: cur.Key, modRev: cur.ModRev, policy: true}, nil
 		}
 		return nil, nil
 	}
-	b, err := store.EncodePolicy(store.StoredPolicy{Policy: *p, Source: store.SourceKube, Cluster: s.cfg.Cluster, User: s.cfg.User})
+	want := store.StoredPolicy{Policy: *p, Source: store.SourceKube, Cluster: s.cfg.Cluster, User: s.cfg.User}
+	b, err := store.EncodePolicy(want)
 	if err != nil {
 		return nil, err
 	}
 	if ok && cur.Key == pkey {
-		old, err := store.EncodePolicy(store.StoredPolicy{Policy: cur.Policy, Source: cur.Source, Cluster: cur.Cluster, User: cur.User})
-		if err == nil && string(old) == string(b) {
+		// As for records (sameRecord), the host that wrote the policy
+		// does not count: a new leader leaves a right policy alone.
+		want.User = ""
+		same, _ := store.EncodePolicy(want)
+		old, err := store.EncodePolicy(store.StoredPolicy{Policy: cur.Policy, Source: cur.Source, Cluster: cur.Cluster})
+		if err == nil && string(old) == string(same) {
 			return nil, nil
 		}
 	}
@@ -449,18 +698,21 @@ func (s *Syncer) policyChange(key, root string, p *policy.Policy) (*change, erro
 	if ok && cur.Key == pkey {
 		modRev = cur.ModRev
 	}
-	return &change{key: pkey, value: b, modRev: modRev}, nil
+	return &change{key: pkey, value: b, modRev: modRev, policy: true}, nil
 }
 
-// commit writes changes in transactions of at most MaxTxnOps, each guarded
+// commit writes changes in transactions that fit MaxTxnOps, each guarded
 // key by key: a put only if the key is still as the sync last saw it (so a
 // record another writer has just made is not overwritten), a delete only
 // if the key still holds the record the sync made. Additions go first, so
 // a name is not left without addresses while its set changes; when a CNAME
 // comes or goes, deletions go first, so it is never beside other records.
 // Changes that span several transactions are not atomic together; the
-// next pass completes whatever a failure interrupted.
-func (s *Syncer) commit(ctx context.Context, changes []change) error {
+// next pass completes whatever a failure interrupted. Every transaction
+// also holds only while the term's election key is there, so a sync that
+// lost the lead without noticing yet (a pause, a partition) cannot write
+// over its successor.
+func (s *Syncer) commit(ctx context.Context, t *term, changes []change) error {
 	delFirst := false
 	for _, c := range changes {
 		delFirst = delFirst || c.cname
@@ -472,18 +724,26 @@ func (s *Syncer) commit(ctx context.Context, changes []change) error {
 		}
 		return changes[i].key < changes[j].key
 	})
-	for start := 0; start < len(changes); start += s.cfg.MaxTxnOps {
-		chunk := changes[start:min(len(changes), start+s.cfg.MaxTxnOps)]
+	// etcd counts the comparisons against --max-txn-ops too: one per
+	// change, and the leader's guard.
+	size := max(1, s.cfg.MaxTxnOps-1)
+	for start := 0; start < len(changes); start += size {
+		chunk := changes[start:min(len(changes), start+size)]
 		cmps, ops, keys := guardedOps(chunk)
+		cmps = append(cmps, t.guard)
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-		resp, err := s.store.Commit(cctx, cmps, ops, nil)
+		resp, err := s.store.Commit(cctx, cmps, ops, []clientv3.Op{clientv3.OpGet(t.key)})
 		cancel()
 		if err != nil {
-			return fmt.Errorf("etcd: %w", err)
+			return fmt.Errorf("%w: %w", errEtcd, err)
 		}
 		if !resp.Succeeded {
+			if r := resp.Responses[0].GetResponseRange(); r == nil || len(r.Kvs) == 0 || r.Kvs[0].CreateRevision != t.rev {
+				return errNotLeader
+			}
 			return errConflict
 		}
+		s.m.wrote(chunk)
 		// The next reconcile must see this write, or it would plan again
 		// from before it.
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)

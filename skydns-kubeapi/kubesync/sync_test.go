@@ -53,9 +53,21 @@ func newEnv(t testing.TB) *env {
 
 // run starts a syncer (a store and the sync) for cluster; stop ends it.
 func (e *env) run(cluster string, mod func(*Config)) (stop func()) {
+	e.t.Helper()
+	return e.start(cluster, e.via, mod).stop
+}
+
+// instance is one running sync, as one skydns-kubeapi runs it.
+type instance struct {
+	s     *Syncer
+	store *store.Store
+	stop  func()
+}
+
+// start runs a sync for cluster through cli (nil: a direct client).
+func (e *env) start(cluster string, cli *clientv3.Client, mod func(*Config)) *instance {
 	t := e.t
 	t.Helper()
-	cli := e.via
 	if cli == nil {
 		cli = e.etcd.Client()
 	}
@@ -83,9 +95,9 @@ func (e *env) run(cluster string, mod func(*Config)) (stop func()) {
 		}
 	}()
 	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }
 	t.Cleanup(stop)
-	return stop
+	return &instance{s: s, store: st, stop: stop}
 }
 
 // published returns the records in etcd with source kube as
@@ -375,6 +387,29 @@ func TestSyncLargeService(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.await("no endpoints")
+}
+
+// A change as large as a whole transaction fits one with the leader's
+// guard: etcd counts the guards against --max-txn-ops too.
+func TestSyncFullTransaction(t *testing.T) {
+	e := newEnv(t)
+	e.run("c1", nil) // etcd's default limit, as etcdtest runs it
+	e.createService(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "big", Name: "pool"},
+		Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone}})
+	var ips []string
+	for i := range store.DefaultMaxTxnOps + 10 {
+		ips = append(ips, fmt.Sprintf("198.51.100.%d", i+1))
+	}
+	sl := endpointSlice("big", "pool", "pool-1", ips)
+	sl.Ports = nil
+	if _, err := e.kube.DiscoveryV1().EndpointSlices("big").Create(context.Background(), sl, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, ip := range ips {
+		want = append(want, "pool.big.svc.kube.local. A "+ip)
+	}
+	e.await("138 endpoints", want...)
 }
 
 // Changes made while etcd is unreachable are written once it is back.

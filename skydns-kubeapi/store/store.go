@@ -172,8 +172,34 @@ func (s *Store) Stale() bool {
 	return false
 }
 
+// Status sums up the views: Loaded once all have loaded, Stale while any
+// is stale, LastSync and Revision of the one that lags most, Reloads and
+// Restarts added up.
+func (s *Store) Status() etcdview.Status {
+	var out etcdview.Status
+	for i, v := range s.views {
+		st := v.Status()
+		if i == 0 {
+			out = st
+			continue
+		}
+		out.Loaded = out.Loaded && st.Loaded
+		out.Stale = out.Stale || st.Stale
+		if st.LastSync.IsZero() || !out.LastSync.IsZero() && st.LastSync.Before(out.LastSync) {
+			out.LastSync = st.LastSync
+		}
+		out.Revision = min(out.Revision, st.Revision)
+		out.Reloads += st.Reloads
+		out.Restarts += st.Restarts
+	}
+	return out
+}
+
 // Prefix is the records root.
 func (s *Store) Prefix() string { return s.prefix }
+
+// Client is the etcd client the store reads and commits through.
+func (s *Store) Client() *clientv3.Client { return s.cli }
 
 // Zones are the mirrored zones, in the order given.
 func (s *Store) Zones() []string {
