@@ -45,7 +45,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
-	"github.com/skydns/skydns/internal/backoff"
+	"github.com/skydns/skydns/internal/election"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/record"
 	"github.com/skydns/skydns/skydns-kubeapi/store"
@@ -262,106 +262,30 @@ func (s *Syncer) Run(ctx context.Context) error {
 	s.log.Info("kubernetes sync running: caches synced, records loaded; campaigning for the lead",
 		"lock", s.cfg.LockKey, "host", s.cfg.User)
 
-	b := backoff.New()
-	for ctx.Err() == nil {
-		err := s.campaign(ctx)
-		if ctx.Err() != nil {
-			break
-		}
-		if err != nil {
-			s.log.Warn("kubernetes sync: leader election", "err", err)
-			if !b.Wait(ctx) {
-				break
-			}
-			continue
-		}
-		b = backoff.New()
-	}
+	election.Run(ctx, s.cli, election.Config{
+		Prefix: s.cfg.LockKey, Value: s.cfg.User, TTL: s.cfg.LockTTL, RequestTimeout: s.cfg.RequestTimeout,
+		Lead: s.lead,
+		Standby: func(leader string) {
+			s.log.Info("sync standby", "leader", leader, "host", s.cfg.User, "cluster", s.cfg.Cluster)
+		},
+		SteppedDown: func() { s.log.Info("sync stepped down", "host", s.cfg.User, "cluster", s.cfg.Cluster) },
+		Lost: func(error) {
+			s.log.Warn("sync lost the lead: stopped writing; campaigning again", "host", s.cfg.User, "cluster", s.cfg.Cluster)
+		},
+		Failed: func(err error) { s.log.Warn("kubernetes sync: leader election", "err", err) },
+	})
 	return nil
 }
 
-// campaign runs one session: wait to lead, lead until the session or ctx
-// ends, step down. It returns nil after a term, an error if it could not
-// campaign.
-func (s *Syncer) campaign(ctx context.Context) error {
-	// The lease is granted here, under ctx, because a session's own grant
-	// cannot be interrupted; the session then keeps it alive.
-	gctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	g, err := s.cli.Grant(gctx, int64(s.cfg.LockTTL/time.Second))
-	cancel()
-	if err != nil {
-		return fmt.Errorf("lease: %w", err)
-	}
-	sess, err := concurrency.NewSession(s.cli, concurrency.WithLease(g.ID), concurrency.WithTTL(int(g.TTL)))
-	if err != nil {
-		return fmt.Errorf("session: %w", err)
-	}
-	defer func() {
-		select {
-		case <-sess.Done():
-			// The lease expired or cannot be refreshed: nothing to revoke,
-			// and trying would wait for etcd for up to the TTL.
-			sess.Orphan()
-		default:
-			// Close revokes the lease: on a clean stop the standby needs
-			// no TTL to take over.
-			_ = sess.Close()
-		}
-	}()
-	el := concurrency.NewElection(sess, s.cfg.LockKey)
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-sess.Done():
-			cancel() // the lease is lost: stop campaigning or leading
-		case <-cctx.Done():
-		}
-	}()
-	lctx, lcancel := context.WithTimeout(cctx, s.cfg.RequestTimeout)
-	if resp, err := el.Leader(lctx); err == nil && len(resp.Kvs) > 0 {
-		s.log.Info("sync standby", "leader", string(resp.Kvs[0].Value), "host", s.cfg.User,
-			"cluster", s.cfg.Cluster)
-	}
-	lcancel()
-	if err := el.Campaign(cctx, s.cfg.User); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		select {
-		case <-sess.Done():
-			return errors.New("lease lost while waiting to lead")
-		default:
-		}
-		return fmt.Errorf("campaign: %w", err)
-	}
-	select {
-	case <-sess.Done():
-		return errors.New("lease lost while campaigning")
-	default:
-	}
+// lead runs one term (election.Config.Lead): a sweep over everything,
+// then the informers' events and a sweep every Resync, until ctx ends or a
+// write finds that another sync leads.
+func (s *Syncer) lead(ctx context.Context, el *concurrency.Election) error {
 	s.leading.Store(true)
 	s.m.leader.Set(1)
 	s.m.elections.Inc()
 	s.log.Info("sync leading", "host", s.cfg.User, "cluster", s.cfg.Cluster, "key", el.Key())
-	s.lead(cctx, el)
-	s.leading.Store(false)
-	s.m.leader.Set(0)
-	rctx, rcancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-	_ = el.Resign(rctx)
-	rcancel()
-	if ctx.Err() != nil {
-		s.log.Info("sync stepped down", "host", s.cfg.User, "cluster", s.cfg.Cluster)
-		return nil
-	}
-	s.log.Warn("sync lost the lead: stopped writing; campaigning again", "host", s.cfg.User, "cluster", s.cfg.Cluster)
-	return nil
-}
-
-// lead runs one term: a sweep over everything, then the informers'
-// events and a sweep every Resync, until ctx ends or a write finds that
-// another sync leads.
-func (s *Syncer) lead(ctx context.Context, el *concurrency.Election) {
+	defer func() { s.leading.Store(false); s.m.leader.Set(0) }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	t := &term{
@@ -393,7 +317,7 @@ func (s *Syncer) lead(ctx context.Context, el *concurrency.Election) {
 			s.term.Store(nil)
 			t.queue.ShutDown()
 			<-done
-			return
+			return nil
 		case <-tick.C:
 			s.sweep(t)
 		}

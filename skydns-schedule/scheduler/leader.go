@@ -32,11 +32,17 @@ type leader struct {
 	failing    bool
 }
 
-// lead schedules until ctx ends or the lead is lost. Every write is a
-// transaction that holds only while our election key is still the one we
-// won with, so a leader that was replaced without noticing (a long pause,
-// a partition) cannot overwrite its successor's work.
+// lead is one term of leadership (election.Config.Lead): it schedules
+// until ctx ends or the lead is lost. Every write is a transaction that
+// holds only while our election key is still the one we won with, so a
+// leader that was replaced without noticing (a long pause, a partition)
+// cannot overwrite its successor's work.
 func (s *Scheduler) lead(ctx context.Context, el *concurrency.Election) error {
+	s.leader.Store(true)
+	s.m.leader.Set(1)
+	s.m.elections.Inc()
+	s.cfg.Log.Info("leading", "name", s.cfg.Name, "key", el.Key())
+	defer func() { s.leader.Store(false); s.m.leader.Set(0) }()
 	l := &leader{
 		s: s, st: s.st,
 		guard:      clientv3.Compare(clientv3.CreateRevision(el.Key()), "=", el.Rev()),

@@ -6,20 +6,17 @@ package scheduler
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/skydns/skydns/internal/backoff"
 	"github.com/skydns/skydns/internal/config"
+	"github.com/skydns/skydns/internal/election"
 	"github.com/skydns/skydns/internal/etcdview"
 	"github.com/skydns/skydns/internal/monitor"
 )
@@ -138,83 +135,18 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	defer wg.Wait()
 	reachable := false
-	b := backoff.New()
-	for ctx.Err() == nil {
-		err := s.campaign(ctx, func() {
+	election.Run(ctx, s.cli, election.Config{
+		Prefix: s.cfg.LockPath, Value: s.cfg.Name, TTL: s.cfg.LockTTL, RequestTimeout: s.cfg.RequestTimeout,
+		Lead: s.lead,
+		Granted: func() {
 			if !reachable {
 				s.cfg.Log.Info("etcd reachable")
 				reachable = true
 			}
-		})
-		if ctx.Err() != nil {
-			break
-		}
-		if err != nil {
-			s.cfg.Log.Warn("leader election", "err", err)
-			if !b.Wait(ctx) {
-				break
-			}
-			continue
-		}
-		b = backoff.New()
-	}
-	return nil
-}
-
-// campaign runs one session: wait to lead, lead until the session or ctx
-// ends, step down.
-func (s *Scheduler) campaign(ctx context.Context, reached func()) error {
-	// The lease is granted here, under ctx, because a session's own grant
-	// cannot be interrupted; the session then keeps it alive.
-	gctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	g, err := s.cli.Grant(gctx, int64(s.cfg.LockTTL/time.Second))
-	cancel()
-	if err != nil {
-		return fmt.Errorf("lease: %w", err)
-	}
-	reached()
-	sess, err := concurrency.NewSession(s.cli, concurrency.WithLease(g.ID), concurrency.WithTTL(int(g.TTL)))
-	if err != nil {
-		return fmt.Errorf("session: %w", err)
-	}
-	// Close revokes the lease: on a clean stop the standby needs no TTL.
-	defer sess.Close()
-	// NewElection adds the slash between the prefix and each candidate key.
-	el := concurrency.NewElection(sess, strings.TrimRight(s.cfg.LockPath, "/"))
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-sess.Done():
-			cancel() // the lease is lost: stop campaigning or leading
-		case <-cctx.Done():
-		}
-	}()
-	if err := el.Campaign(cctx, s.cfg.Name); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("campaign: %w", err)
-	}
-	select {
-	case <-sess.Done():
-		return fmt.Errorf("lease lost while campaigning")
-	default:
-	}
-	s.leader.Store(true)
-	s.m.leader.Set(1)
-	s.m.elections.Inc()
-	s.cfg.Log.Info("leading", "name", s.cfg.Name, "key", el.Key())
-	err = s.lead(cctx, el)
-	s.leader.Store(false)
-	s.m.leader.Set(0)
-	rctx, rcancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-	defer rcancel()
-	_ = el.Resign(rctx)
-	if ctx.Err() != nil {
-		s.cfg.Log.Info("stepped down", "name", s.cfg.Name)
-		return nil
-	}
-	s.cfg.Log.Warn("lost the lead", "err", err)
+		},
+		SteppedDown: func() { s.cfg.Log.Info("stepped down", "name", s.cfg.Name) },
+		Lost:        func(err error) { s.cfg.Log.Warn("lost the lead", "err", err) },
+		Failed:      func(err error) { s.cfg.Log.Warn("leader election", "err", err) },
+	})
 	return nil
 }

@@ -1,0 +1,170 @@
+// Package election is a daemon's side of a leader election in etcd:
+// skydns-schedule and the Kubernetes sync of skydns-kubeapi both run one,
+// and a lease lost or a handover must go the same way in both. It owns the
+// mechanics (the lease, the session that keeps it alive, the campaign, one
+// term at a time, the step-down); what a term does, and what the daemon
+// logs and counts, stay with the daemon, which Run tells through Config.
+//
+// A term ends when Run's context ends (the candidate resigns and revokes
+// its lease, so that a standby takes over at once), when the lease is lost
+// (etcd out of reach for longer than the TTL: the session is dead, so there
+// is nothing to revoke), or when Lead returns; in the last two cases the
+// candidate campaigns again at once.
+package election
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/skydns/skydns/internal/backoff"
+)
+
+// Config is one candidate in one election. The reports (Granted to
+// Failed) may be nil; Run calls them on its own goroutine, one at a time.
+type Config struct {
+	// Prefix is the election's key prefix. A trailing "/" is dropped:
+	// NewElection adds one, and with both, candidates of "a" would also
+	// wait on "ab".
+	Prefix string
+	// Value is this candidate's value, which a standby sees as the leader.
+	Value string
+	// TTL is the lease, whole seconds: a leader that stops without
+	// resigning is replaced this long after etcd last heard from it.
+	TTL time.Duration
+	// RequestTimeout bounds the grant of the lease, the look-up of the
+	// leader and the resignation.
+	RequestTimeout time.Duration
+
+	// Lead runs one term; required. Its ctx ends when Run's ctx ends or
+	// the lease is lost. What it returns goes to Lost.
+	Lead func(ctx context.Context, el *concurrency.Election) error
+
+	// Granted: etcd granted a lease (it is reachable); the candidate is
+	// about to campaign.
+	Granted func()
+	// Standby: leader leads as the candidate starts to campaign. Set, it
+	// costs one look-up per campaign.
+	Standby func(leader string)
+	// SteppedDown: a term ended because Run's ctx ended; the candidate
+	// has resigned.
+	SteppedDown func()
+	// Lost: a term ended while Run's ctx lasts (the lease was lost, or
+	// Lead returned err); the candidate has resigned, if it could, and
+	// campaigns again at once.
+	Lost func(err error)
+	// Failed: the candidate could not campaign (no lease, no session, the
+	// lease lost before a term); Run tries again after a backoff.
+	Failed func(err error)
+}
+
+// Run campaigns until ctx ends: a session at a time, each with a new
+// lease, at most one term each. It returns once the last term has ended
+// and its lease is revoked (or was lost).
+func Run(ctx context.Context, cli *clientv3.Client, c Config) {
+	c.Prefix = strings.TrimRight(c.Prefix, "/")
+	b := backoff.New()
+	for ctx.Err() == nil {
+		err := c.session(ctx, cli)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if c.Failed != nil {
+				c.Failed(err)
+			}
+			if !b.Wait(ctx) {
+				return
+			}
+			continue
+		}
+		b = backoff.New()
+	}
+}
+
+// session runs one session: wait to lead, lead until the session or ctx
+// ends, step down. It returns nil after a term, an error if it could not
+// campaign.
+func (c *Config) session(ctx context.Context, cli *clientv3.Client) error {
+	// The lease is granted here, under ctx, because a session's own grant
+	// cannot be interrupted; the session then keeps it alive.
+	gctx, cancel := context.WithTimeout(ctx, c.RequestTimeout)
+	g, err := cli.Grant(gctx, int64(c.TTL/time.Second))
+	cancel()
+	if err != nil {
+		return fmt.Errorf("lease: %w", err)
+	}
+	if c.Granted != nil {
+		c.Granted()
+	}
+	sess, err := concurrency.NewSession(cli, concurrency.WithLease(g.ID), concurrency.WithTTL(int(g.TTL)))
+	if err != nil {
+		return fmt.Errorf("session: %w", err)
+	}
+	defer release(sess)
+	el := concurrency.NewElection(sess, c.Prefix)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-sess.Done():
+			cancel() // the lease is lost: stop campaigning or leading
+		case <-cctx.Done():
+		}
+	}()
+	if c.Standby != nil {
+		lctx, lcancel := context.WithTimeout(cctx, c.RequestTimeout)
+		if resp, err := el.Leader(lctx); err == nil && len(resp.Kvs) > 0 {
+			c.Standby(string(resp.Kvs[0].Value))
+		}
+		lcancel()
+	}
+	if err := el.Campaign(cctx, c.Value); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		select {
+		case <-sess.Done():
+			return errors.New("lease lost while waiting to lead")
+		default:
+		}
+		return fmt.Errorf("campaign: %w", err)
+	}
+	select {
+	case <-sess.Done():
+		return errors.New("lease lost while campaigning")
+	default:
+	}
+	err = c.Lead(cctx, el)
+	rctx, rcancel := context.WithTimeout(context.Background(), c.RequestTimeout)
+	_ = el.Resign(rctx)
+	rcancel()
+	if ctx.Err() != nil {
+		if c.SteppedDown != nil {
+			c.SteppedDown()
+		}
+		return nil
+	}
+	if c.Lost != nil {
+		c.Lost(err)
+	}
+	return nil
+}
+
+// release lets a session go. A live one is closed, which revokes its
+// lease: on a clean stop a standby needs no TTL to take over. A dead one
+// (its lease expired or could not be refreshed) has nothing to revoke, and
+// trying would wait for etcd for up to the TTL.
+func release(sess *concurrency.Session) {
+	select {
+	case <-sess.Done():
+		sess.Orphan()
+	default:
+		_ = sess.Close()
+	}
+}
