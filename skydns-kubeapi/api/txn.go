@@ -162,7 +162,10 @@ func (a *API) apply(ctx context.Context, lock []string, plan func(t *tx) *httpEr
 				return errorf(http.StatusRequestEntityTooLarge,
 					"etcd refused the transaction as too large (%d operations); lower etcd-max-txn-ops to match etcd's --max-txn-ops, or split the request", len(ops))
 			}
-			return errorf(http.StatusServiceUnavailable, "etcd is not answering, nothing was changed: %v", err)
+			// A timeout may come after etcd applied the transaction: say
+			// what is known, not more.
+			return errorf(http.StatusServiceUnavailable,
+				"etcd did not confirm the change (%v): it may or may not have been applied; GET the name to see, and repeat the request if it was not", err)
 		}
 		rev := resp.Header.Revision
 		if resp.Succeeded {
