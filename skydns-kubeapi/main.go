@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -203,7 +202,7 @@ func logEtcdReachable(ctx context.Context, env daemon.Env) {
 	warned := false
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := env.Etcd.Get(cctx, "/", clientv3.WithCountOnly(), clientv3.WithLimit(1))
+		_, err := env.Etcd.Get(cctx, env.ProbeKey())
 		cancel()
 		if err == nil {
 			env.Log.Info("etcd reachable")

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,7 +34,14 @@ type Env struct {
 	// Endpoints are the etcd client URLs in use (the embedded server's when
 	// etcd-servers is embedded).
 	Endpoints []string
+	// Prefix is [Etcd] etcd-prefix.
+	Prefix string
 }
+
+// ProbeKey is the key a daemon reads to learn that etcd answers: one key
+// under the prefix, so that a role limited to the prefix may read it, and
+// a single-key read costs etcd nothing.
+func (e Env) ProbeKey() string { return strings.TrimSuffix(e.Prefix, "/") + "/" }
 
 // Program describes one daemon.
 type Program[C any] struct {
@@ -134,7 +142,7 @@ func run[C any](p Program[C], args []string, stderr io.Writer) (code int) {
 		return exitFailure
 	}
 	defer cli.Close()
-	env.Etcd, env.Endpoints = cli, endpoints
+	env.Etcd, env.Endpoints, env.Prefix = cli, endpoints, etcdCfg.Prefix
 
 	log.Info("starting", "version", version.Version, "config", flags.ConfigFile, "etcd", endpoints)
 	start := time.Now()
@@ -179,7 +187,7 @@ func onHangup(log *slog.Logger, f *logging.File) (stop func()) {
 // for ctx: the body of a daemon that has nothing else to do.
 func WaitEtcd(ctx context.Context, env Env) error {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_, err := env.Etcd.Get(cctx, "/", clientv3.WithCountOnly(), clientv3.WithLimit(1))
+	_, err := env.Etcd.Get(cctx, env.ProbeKey())
 	cancel()
 	if err != nil && ctx.Err() == nil {
 		env.Log.Warn("etcd not reachable yet; the client keeps trying", "err", err)
