@@ -35,7 +35,7 @@ func run(ctx context.Context, cfg *config.Scanner, env daemon.Env) error {
 		return err
 	}
 	if addr := cfg.General.MetricsAddr; addr != "" {
-		if err := monitor.ServeMetrics(ctx, addr, reg, env.Log); err != nil {
+		if err := monitor.ServeMetrics(ctx, addr, reg, a.Ready, env.Log); err != nil {
 			return err
 		}
 	}

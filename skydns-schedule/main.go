@@ -27,7 +27,7 @@ func run(ctx context.Context, cfg *config.Schedule, env daemon.Env) error {
 		env.Log.Info("force-lock-time is ignored: the leader lock is an etcd lease (lock-ttl)")
 	}
 	if addr := cfg.General.MetricsAddr; addr != "" {
-		if err := monitor.ServeMetrics(ctx, addr, reg, env.Log); err != nil {
+		if err := monitor.ServeMetrics(ctx, addr, reg, nil, env.Log); err != nil {
 			return err
 		}
 	}

@@ -22,10 +22,14 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// ServeMetrics serves /metrics and /healthz on addr until ctx ends. It
-// returns once the listener is bound (or could not be), so that a bad
-// address fails the daemon's start rather than a goroutine's later.
-func ServeMetrics(ctx context.Context, addr string, g prometheus.Gatherer, log *slog.Logger) error {
+// Readiness says whether a daemon does its work now, and if not, why.
+type Readiness func() (ready bool, why string)
+
+// ServeMetrics serves /metrics, /healthz and, when ready is not nil,
+// /readyz on addr until ctx ends. It returns once the listener is bound
+// (or could not be), so that a bad address fails the daemon's start rather
+// than a goroutine's later.
+func ServeMetrics(ctx context.Context, addr string, g prometheus.Gatherer, ready Readiness, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -33,6 +37,15 @@ func ServeMetrics(ctx context.Context, addr string, g prometheus.Gatherer, log *
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	if ready != nil {
+		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+			if ok, why := ready(); !ok {
+				http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = w.Write([]byte("ready\n"))
+		})
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

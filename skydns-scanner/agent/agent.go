@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/skydns/skydns/internal/etcdview"
@@ -27,6 +28,7 @@ type Agent struct {
 	started time.Time
 
 	registered atomic.Bool
+	view       atomic.Pointer[etcdview.View] // the job view, once Run made it
 	icmpMode   probe.ICMPMode
 }
 
@@ -52,6 +54,12 @@ func New(cli *clientv3.Client, cfg Config) (*Agent, error) {
 	a.rep = newReporter(cli, &a.cfg, m)
 	a.jobs = newJobs(&a.cfg, m)
 	a.jobs.reloaded = a.rep.rewriteAll
+	if cfg.Registry != nil {
+		cfg.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "skydns", Subsystem: "scanner", Name: "etcd_stale",
+			Help: "1 while etcd has not confirmed the agent's jobs recently; it probes the last known ones.",
+		}, a.etcdStale))
+	}
 	return a, nil
 }
 
@@ -60,6 +68,35 @@ func (a *Agent) Name() string { return a.cfg.Name }
 
 // Registered reports whether the agent currently holds its lease.
 func (a *Agent) Registered() bool { return a.registered.Load() }
+
+// Ready reports whether the agent does its work: it holds its lease (so
+// the schedule gives it jobs) and, when it checks, has loaded its jobs.
+// Like the other daemons' /readyz it stays ready while etcd is briefly
+// away (it probes its last jobs); skydns_scanner_etcd_stale tells that.
+func (a *Agent) Ready() (bool, string) {
+	if !a.registered.Load() {
+		return false, "no lease: not registered with etcd"
+	}
+	if !a.cfg.EnableCheck {
+		return true, ""
+	}
+	v := a.view.Load()
+	if v == nil {
+		return false, "jobs not loaded yet"
+	}
+	if !v.Status().Loaded {
+		return false, "jobs not loaded yet"
+	}
+	return true, ""
+}
+
+// etcdStale is 1 while the job view is stale, for the metric.
+func (a *Agent) etcdStale() float64 {
+	if v := a.view.Load(); v != nil && v.Status().Stale {
+		return 1
+	}
+	return 0
+}
 
 // Run works until ctx ends, then revokes its lease so that its heartbeat
 // and reports vanish at once, and returns nil. It never gives up on etcd:
@@ -73,6 +110,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Go(func() { a.heartbeat(ctx) })
 	if a.cfg.EnableCheck {
 		view := etcdview.New(a.cli, a.cfg.Paths.JobPrefix(a.cfg.Name), a.jobs, etcdview.Options{Logger: a.cfg.Log, ProgressInterval: a.cfg.ViewProgress})
+		a.view.Store(view)
 		wg.Go(func() { _ = view.Run(ctx) })
 		wg.Go(func() { a.rep.run(ctx) })
 		wg.Go(func() { newLoop(a).run(ctx) })

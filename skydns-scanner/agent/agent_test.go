@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/monitor"
 	mt "github.com/skydns/skydns/internal/monitor/monitortest"
+	"github.com/skydns/skydns/skydns-scanner/agent"
 	"github.com/skydns/skydns/skydns-scanner/probe"
 )
 
@@ -248,4 +250,48 @@ func TestAgentRewritesReportsAfterRestore(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	restore() // back to the UP report
 	waitReport(t, cli, "a1", bs[0].IP(), health.Down)
+}
+
+// /readyz of a scanner: ready once it holds its lease and has its jobs.
+// Like the other daemons it stays ready while etcd is away (it probes its
+// last jobs), and says so in skydns_scanner_etcd_stale.
+func TestAgentReady(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	proxy := etcd.Proxy()
+	cfg := mt.AgentConfig(t, "a1")
+	cfg.ViewProgress = 100 * time.Millisecond
+	reg := prometheus.NewRegistry()
+	cfg.Registry = reg
+	a, err := agent.New(proxy.Client(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, why := a.Ready(); ok || !strings.Contains(why, "lease") {
+		t.Fatalf("before Run: Ready = %v %q, want not ready for want of a lease", ok, why)
+	}
+	stale := func() float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "skydns_scanner_etcd_stale" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no skydns_scanner_etcd_stale")
+		return -1
+	}
+	mt.Go(t, a.Run)
+	mt.Eventually(t, 10*time.Second, "ready", func() bool { ok, _ := a.Ready(); return ok })
+	if v := stale(); v != 0 {
+		t.Fatalf("etcd_stale = %v while etcd answers", v)
+	}
+	proxy.Cut()
+	mt.Eventually(t, 10*time.Second, "stale with etcd cut off", func() bool { return stale() == 1 })
+	if ok, why := a.Ready(); !ok {
+		t.Fatalf("not ready while etcd is briefly away: %s", why)
+	}
+	proxy.Restore()
+	mt.Eventually(t, 20*time.Second, "current again", func() bool { return stale() == 0 })
 }

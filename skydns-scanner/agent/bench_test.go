@@ -74,7 +74,7 @@ func TestBenchAgentChild(t *testing.T) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	if err := monitor.ServeMetrics(ctx, c.MetricsAddr, reg, mt.Logger(t, "bench")); err != nil {
+	if err := monitor.ServeMetrics(ctx, c.MetricsAddr, reg, nil, mt.Logger(t, "bench")); err != nil {
 		t.Fatal(err)
 	}
 	_ = a.Run(ctx)
