@@ -64,7 +64,7 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (cho
 		case policy.AllDownFallback:
 			healthy = fallback(buf[:0], pol, !v6)
 		default: // all: fail open, as if nothing had been checked
-			healthy = all
+			healthy = zone.AppendUnique(buf[:0], all)
 		}
 		if len(healthy) == 0 {
 			return out, pol, policy.ModeDefault, dns.RcodeSuccess

@@ -52,6 +52,7 @@ func (b *builder) flush() {
 		all := make([]Addr, 0, len(n.Addrs)+len(b.addrs))
 		all = append(append(all, n.Addrs...), b.addrs...)
 		sortAddrs(all)
+		markDups(all)
 		old := n.Addrs
 		n.Addrs = all
 		for i, a := range all {

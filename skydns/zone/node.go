@@ -32,6 +32,10 @@ type Addr struct {
 	Priority uint16
 	Port     uint16 // the original API's SRV records are addresses with a port
 	v4       bool
+	// dup: an earlier record of the name holds the same IP and port (the
+	// original kubeapi's and the sync's, say); answers list it once. In
+	// the padding: the flag costs no memory.
+	dup bool
 }
 
 // NewAddr returns an address record of ip.
@@ -125,6 +129,7 @@ func (n *Node) with(key uint64, a *Addr, e *Entry) *Node {
 	if a != nil {
 		m.Addrs = append(m.Addrs, *a)
 		sortAddrs(m.Addrs)
+		markDups(m.Addrs)
 	} else {
 		m.Other = append(m.Other, *e)
 		sortOther(m.Other)
@@ -144,6 +149,9 @@ func (n *Node) without(key uint64, roomAddr, roomOther bool) *Node {
 			}
 		}
 	}
+	if len(m.Addrs) < len(n.Addrs) {
+		markDups(m.Addrs) // the first of a repeated IP may be the one gone
+	}
 	if len(n.Other) > 0 || roomOther {
 		m.Other = make([]Entry, 0, len(n.Other)+b2i(roomOther))
 		for _, e := range n.Other {
@@ -160,6 +168,32 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// markDups flags each address whose IP and port an earlier record of the
+// name already has. as is sorted, so records of one IP are next to each
+// other and the scan back stops at the first other IP.
+func markDups(as []Addr) {
+	for i := range as {
+		as[i].dup = false
+		for j := i - 1; j >= 0 && as[j].ip == as[i].ip && as[j].v4 == as[i].v4; j-- {
+			if as[j].Port == as[i].Port {
+				as[i].dup = true
+				break
+			}
+		}
+	}
+}
+
+// AppendUnique appends the addresses of as that no earlier record of the
+// name repeats.
+func AppendUnique(dst, as []Addr) []Addr {
+	for _, a := range as {
+		if !a.dup {
+			dst = append(dst, a)
+		}
+	}
+	return dst
 }
 
 func sortAddrs(as []Addr) {

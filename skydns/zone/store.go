@@ -119,35 +119,22 @@ func (s *Store) State(ip netip.Addr) health.State {
 // An address that several records of the name hold (the original kubeapi's
 // record and the sync's, say) is listed once.
 func (s *Store) Healthy(dst, as []Addr, serveUnknown bool) []Addr {
-	start := len(dst)
 	s.hmu.RLock()
 	for _, a := range as {
-		switch s.health[a.ip] {
-		case health.Up:
-		case health.Unknown:
-			if !serveUnknown {
-				continue
-			}
-		default:
+		if a.dup {
 			continue
 		}
-		if !containsAddr(dst[start:], a) {
+		switch s.health[a.ip] {
+		case health.Up:
 			dst = append(dst, a)
+		case health.Unknown:
+			if serveUnknown {
+				dst = append(dst, a)
+			}
 		}
 	}
 	s.hmu.RUnlock()
 	return dst
-}
-
-// containsAddr reports whether as holds a's address at a's port. Linear:
-// a name has a handful of addresses.
-func containsAddr(as []Addr, a Addr) bool {
-	for _, b := range as {
-		if b.ip == a.ip && b.Port == a.Port {
-			return true
-		}
-	}
-	return false
 }
 
 // Policy returns the policy of name, or nil for the defaults.
