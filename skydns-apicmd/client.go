@@ -78,6 +78,19 @@ func (e *apiError) Error() string {
 // call sends one request; path is below /skydns/api/, in is sent as JSON,
 // and a JSON answer is decoded into out. It returns the raw body.
 func (c *client) call(method, path string, query url.Values, in, out any) ([]byte, error) {
+	return c.send(method, c.base+path, query, in, out)
+}
+
+// overrides is call for a path below /skydns/overrides/, which sits next
+// to /skydns/api/ (behind the same proxy prefix, if any).
+func (c *client) overrides(method, path string, in, out any) ([]byte, error) {
+	base := strings.TrimSuffix(c.base, strings.TrimPrefix(apitypes.PathPrefix, "/skydns/")) +
+		strings.TrimPrefix(apitypes.OverridesPrefix, "/skydns/")
+	return c.send(method, base+path, nil, in, out)
+}
+
+// send is call with the whole URL.
+func (c *client) send(method, u string, query url.Values, in, out any) ([]byte, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -86,7 +99,6 @@ func (c *client) call(method, path string, query url.Values, in, out any) ([]byt
 		}
 		body = bytes.NewReader(b)
 	}
-	u := c.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}

@@ -81,13 +81,22 @@ func status(c *client, o *options, domain string, out io.Writer) error {
 		seen[name+" "+ip] = true
 		fmt.Fprintf(out, "domain: %s ip: %s status: %s", display(name), ip, h.Status)
 		if h.Since != nil {
-			fmt.Fprintf(out, " since: %s", h.Since.Format("2006-01-02T15:04:05Z07:00"))
+			fmt.Fprintf(out, " since: %s", h.Since.Format(timeFormat))
 		}
 		if h.Reason != "" {
 			fmt.Fprintf(out, " reason: %q", h.Reason)
 		}
 		if h.Votes != "" {
 			fmt.Fprintf(out, " votes: %s", h.Votes)
+		}
+		if h.Override != nil {
+			fmt.Fprintf(out, " override: %s", h.Override.Status)
+			if h.Override.Expired {
+				fmt.Fprint(out, " (expired)")
+			}
+			if h.Override.Until != nil {
+				fmt.Fprintf(out, " until: %s", h.Override.Until.Format(timeFormat))
+			}
 		}
 		fmt.Fprintln(out)
 	}

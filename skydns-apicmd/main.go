@@ -8,6 +8,9 @@
 //	skydns-apicmd -method create -domain cctv2.skydns.local -alias tv1
 //	skydns-apicmd -method update -domain cctv2 -updates "ips:192.0.2.1->192.0.2.9"
 //	skydns-apicmd -method delete -domain cctv2
+//	skydns-apicmd -drain 192.0.2.1 -reason "kernel upgrade"
+//	skydns-apicmd -undrain 192.0.2.1
+//	skydns-apicmd -overrides
 //
 // The address and token come from -addr and -token, or SKYDNS_API_ADDR and
 // SKYDNS_API_TOKEN.
@@ -48,6 +51,10 @@ type options struct {
 	priority, weight, ttl int
 	json, showVersion     bool
 	timeout               time.Duration
+	overrides             bool
+	drain, forceUp        string
+	undrain               string
+	reason, until         string
 }
 
 // usageError is a mistake in the flags: exit 2 with the usage hint.
@@ -85,6 +92,12 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	fs.IntVar(&o.ttl, "ttl", -1, "TTL of new records in seconds")
 	fs.StringVar(&o.user, "user", "", "who makes the change, stored with the records")
 	fs.StringVar(&o.policy, "policy", "", `with -domain: set its GSLB policy to this JSON, or "none" to remove it`)
+	fs.BoolVar(&o.overrides, "overrides", false, "list the per-IP overrides (drained and forced-up addresses)")
+	fs.StringVar(&o.drain, "drain", "", "take the `IP` out of the DNS answers, whatever its health checks say (an override)")
+	fs.StringVar(&o.forceUp, "force-up", "", "serve the `IP` in the DNS answers even when its health checks fail (an override)")
+	fs.StringVar(&o.undrain, "undrain", "", "remove the override of the `IP` (set by -drain or -force-up): its checks decide again")
+	fs.StringVar(&o.reason, "reason", "", "with -drain or -force-up: why, shown with the address's status")
+	fs.StringVar(&o.until, "until", "", "with -drain or -force-up: when the override ends by itself, an RFC 3339 time or a duration from now such as 2h")
 	fs.BoolVar(&o.json, "json", false, "print the API's JSON instead of text")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long one request may take")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
@@ -102,7 +115,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		fmt.Fprintf(stderr, "skydns-apicmd: unexpected argument %q (flags take their value as -flag value)\n", fs.Arg(0))
 		return exitUsage
 	}
-	err := do(&o, stdout)
+	err := do(&o, stdout, stderr)
 	if err == nil {
 		return exitOK
 	}
@@ -115,8 +128,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	return exitError
 }
 
-// do runs the one action the flags ask for.
-func do(o *options, out io.Writer) error {
+// do runs the one action the flags ask for; warnings go to warn.
+func do(o *options, out, warn io.Writer) error {
 	c, err := newClient(o.addr, o.token, o.caFile, o.timeout)
 	if err != nil {
 		return err
@@ -128,11 +141,19 @@ func do(o *options, out io.Writer) error {
 		return show(c, o, o.show, out)
 	case o.status != "":
 		return status(c, o, o.status, out)
+	case o.overrides:
+		return listOverrides(c, o, out)
+	case o.drain != "" || o.forceUp != "":
+		return setOverride(c, o, out, warn)
+	case o.undrain != "":
+		return removeOverride(c, o, out)
+	case o.reason != "" || o.until != "":
+		return usagef("-reason and -until go with -drain or -force-up")
 	case o.policy != "" && o.method == "":
 		return setPolicy(c, o, out)
 	}
 	if o.method == "" {
-		return usagef("nothing to do: give -list, -show, -status or -method create|update|delete")
+		return usagef("nothing to do: give -list, -show, -status, -overrides, -drain, -force-up, -undrain or -method create|update|delete")
 	}
 	if o.domain == "" {
 		return usagef("-method %s needs -domain", o.method)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -161,5 +162,83 @@ func TestUnreachableAndUnauthorized(t *testing.T) {
 	}
 	if code, out, _ := cli(nil, "-version"); code != 0 || !strings.HasPrefix(out, "skydns-apicmd ") {
 		t.Errorf("-version: %d %q", code, out)
+	}
+}
+
+// rfc3339 stands for the times in the output, which the test cannot know.
+var rfc3339 = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
+
+// The override commands: drain, force up, list, show in -status, undrain.
+func TestOverrideCommands(t *testing.T) {
+	addr, e := startAPI(t)
+	env := map[string]string{"SKYDNS_API_ADDR": addr, "SKYDNS_API_TOKEN": token}
+	if code, _, errOut := cli(env, "-method", "create", "-domain", "cctv2", "-ips", "192.0.2.1;192.0.2.2"); code != 0 {
+		t.Fatalf("create: %s", errOut)
+	}
+	for _, tc := range []struct {
+		desc string
+		args []string
+		code int
+		out  []string // lines, in order, times as <time>; nil skips the check
+		err  string
+	}{
+		{"none yet", []string{"-overrides"}, 0, []string{"no overrides"}, ""},
+		{"drain", []string{"-drain", "192.0.2.1", "-reason", "kernel upgrade", "-user", "alice"}, 0, []string{"OK"}, ""},
+		{"force up, unused address", []string{"-force-up", "198.51.100.9", "-until", "2h"}, 0, []string{"OK"},
+			"skydns-apicmd: warning: no record in the zones this API serves (skydns.local) has the address 198.51.100.9"},
+		{"list", []string{"-overrides"}, 0, []string{
+			`ip: 192.0.2.1 override: DOWN since: <time> reason: "kernel upgrade" user: alice status: UNKNOWN names: [cctv2.skydns.local]`,
+			`ip: 198.51.100.9 override: UP since: <time> until: <time> status: UNKNOWN names: []`,
+		}, ""},
+		{"status", []string{"-status", "cctv2"}, 0, []string{
+			`domain: cctv2.skydns.local ip: 192.0.2.1 status: DOWN since: <time> reason: "override: kernel upgrade (by alice)" votes: manual override; checks: UP, 0/2 down override: DOWN`,
+			`domain: cctv2.skydns.local ip: 192.0.2.2 status: UNKNOWN`,
+		}, ""},
+		{"list json", []string{"-overrides", "-json"}, 0, nil, ""},
+		{"undrain", []string{"-undrain", "192.0.2.1"}, 0, []string{"OK"}, ""},
+		{"undrain again", []string{"-undrain", "192.0.2.1"}, 1, nil, "192.0.2.1 has no override (HTTP 404 Not Found)"},
+		{"after undrain", []string{"-overrides"}, 0, []string{
+			`ip: 198.51.100.9 override: UP since: <time> until: <time> status: UNKNOWN names: []`,
+		}, ""},
+		{"IPv4-mapped, canonical", []string{"-undrain", "::ffff:198.51.100.9"}, 0, []string{"OK"}, ""},
+		{"not an IP", []string{"-drain", "web"}, 2, nil, `-drain "web": not an IP address`},
+		{"both", []string{"-drain", "192.0.2.1", "-force-up", "192.0.2.2"}, 2, nil, "not both"},
+		{"reason alone", []string{"-reason", "x"}, 2, nil, "go with -drain or -force-up"},
+		{"bad until", []string{"-drain", "192.0.2.1", "-until", "yesterday"}, 2, nil, "-until"},
+		{"API refuses", []string{"-drain", "224.0.0.1"}, 1, nil, "multicast, not a host (HTTP 400 Bad Request)"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			if tc.desc == "status" {
+				// The schedule's status of the drained address.
+				if _, err := e.Client().Put(context.Background(), "/skydns/monitor/status/192.0.2.1",
+					`{"status":"DOWN","since":"2026-11-22T05:06:37Z","reason":"override: kernel upgrade (by alice)","votes":"manual override; checks: UP, 0/2 down","override":true,"checked":"UP"}`); err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; i < 200; i++ {
+					if _, out, _ := cli(env, tc.args...); strings.Contains(out, "status: DOWN") {
+						break
+					}
+					time.Sleep(25 * time.Millisecond)
+				}
+			}
+			code, out, errOut := cli(env, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errOut)
+			}
+			if tc.out != nil {
+				got := rfc3339.ReplaceAllString(strings.TrimSuffix(out, "\n"), "<time>")
+				if got != strings.Join(tc.out, "\n") {
+					t.Errorf("stdout:\n%s\nwant:\n%s", got, strings.Join(tc.out, "\n"))
+				}
+			}
+			if !strings.Contains(errOut, tc.err) || (tc.err == "" && errOut != "") {
+				t.Errorf("stderr %q, want %q", errOut, tc.err)
+			}
+		})
+	}
+	// The original's address form, with the API path: the overrides sit
+	// beside it.
+	if code, out, errOut := cli(nil, "-addr", addr+"/skydns/api/", "-token", token, "-overrides"); code != 0 || out != "no overrides\n" {
+		t.Errorf("address with path: exit %d %q %s", code, out, errOut)
 	}
 }

@@ -54,7 +54,7 @@ func run(ctx context.Context, cfg *config.API, env daemon.Env) error {
 		group = kubesync.Group(cfg.Kube.Domain, cfg.General.ClusterName)
 	}
 	st, err := store.New(env.Etcd, store.Options{
-		Prefix: cfg.Etcd.Prefix, StatusPath: cfg.General.IPMonitorPath,
+		Prefix: cfg.Etcd.Prefix, StatusPath: cfg.General.IPMonitorPath, OverridePath: cfg.General.OverridePath,
 		Zones: zones, Group: group, Logger: log.With("component", "store"),
 	})
 	if err != nil {

@@ -22,6 +22,7 @@ type API struct {
 type APIGeneral struct {
 	Host          string `ini:"host" default:"" help:"name of this host in logs and in records it owns; empty: the OS hostname"`
 	IPMonitorPath string `ini:"ip-monitor-path" default:"/skydns/monitor/status/" help:"etcd directory of each IP's health status, shown with records; must equal status-path of skydns-schedule.conf"`
+	OverridePath  string `ini:"override-path" default:"/skydns/monitor/override/" help:"etcd directory of the per-IP health overrides that the API's /skydns/overrides routes write and show; must equal override-path of skydns-schedule.conf"`
 	ClusterName   string `ini:"cluster-name" default:"default" help:"name of this cluster, kept with the records it writes so several clusters can share one etcd"`
 	MaxTxnOps     int    `ini:"etcd-max-txn-ops" default:"0" help:"operations etcd accepts in one transaction (its --max-txn-ops); an API request that needs more is refused with 413 and the Kubernetes sync splits its work into transactions of this size; 0: 128, etcd's default"`
 	// With api-enable, /metrics is served on api-address instead, so that
@@ -57,6 +58,7 @@ type APISection struct {
 func (c API) Validate() error {
 	var p problems
 	checkEtcdPath(&p, "General", "ip-monitor-path", c.General.IPMonitorPath)
+	checkEtcdPath(&p, "General", "override-path", c.General.OverridePath)
 	if c.General.ClusterName == "" || strings.ContainsAny(c.General.ClusterName, "/ ") {
 		p.add("General", "cluster-name", "must be non-empty without / or spaces, got %q", c.General.ClusterName)
 	}

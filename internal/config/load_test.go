@@ -62,7 +62,7 @@ var wantPaths = MonitorPaths{
 }
 
 var wantAPI = API{
-	General: APIGeneral{IPMonitorPath: "/skydns/monitor/status/", ClusterName: "default", MetricsAddr: "127.0.0.1:9156"},
+	General: APIGeneral{IPMonitorPath: "/skydns/monitor/status/", OverridePath: "/skydns/monitor/override/", ClusterName: "default", MetricsAddr: "127.0.0.1:9156"},
 	Kube:    KubeSection{Domain: "skydns.local.", LockTTL: 10 * time.Second},
 	API: APISection{
 		Enable:  true,
@@ -104,8 +104,9 @@ var wantSchedule = Schedule{
 		StatusGrace:   300 * time.Second,
 		MetricsAddr:   "127.0.0.1:9155",
 	},
-	Etcd: ScheduleEtcd{Etcd: wantEtcd, LockPath: "/skydns/monitor/lock", LockTTL: 10 * time.Second, MonitorPaths: wantPaths},
-	Log:  wantLog,
+	Etcd: ScheduleEtcd{Etcd: wantEtcd, LockPath: "/skydns/monitor/lock", LockTTL: 10 * time.Second, MonitorPaths: wantPaths,
+		OverridePath: "/skydns/monitor/override/"},
+	Log: wantLog,
 }
 
 func TestDefaults(t *testing.T) {

@@ -29,6 +29,9 @@ type ScheduleEtcd struct {
 	// is replaced once its lease expires.
 	LockTTL time.Duration `ini:"lock-ttl" unit:"s" default:"10s" help:"TTL of the leader's lease, whole seconds: a leader that dies without stepping down is replaced within this time"`
 	MonitorPaths
+	// Only the schedule and the API use the overrides; the scanner never
+	// reads them, so the key is not one of the shared MonitorPaths.
+	OverridePath string `ini:"override-path" default:"/skydns/monitor/override/" help:"etcd directory of the operators' per-IP overrides (take an IP out of the answers, or serve it whatever its checks say), written through skydns-kubeapi; the leader writes an IP's override into its status while it lasts. override-path of skydns-api.conf must equal the schedule's"`
 }
 
 // Validate checks values that parse but cannot work.
@@ -47,6 +50,7 @@ func (c Schedule) Validate() error {
 	checkEtcdPath(&p, "Etcd", "lock-path", c.Etcd.LockPath)
 	checkTTL(&p, "Etcd", "lock-ttl", c.Etcd.LockTTL, time.Second)
 	c.Etcd.checkPaths(&p, "Etcd")
+	checkEtcdPath(&p, "Etcd", "override-path", c.Etcd.OverridePath)
 	c.Log.check(&p, "Log")
 	return p.err()
 }

@@ -42,6 +42,13 @@ type Status struct {
 	Reason string    `json:"reason,omitempty"` // e.g. "tcp/80: connection refused"
 	Votes  string    `json:"votes,omitempty"`  // e.g. "2/2 down"
 	Ports  Ports     `json:"ports,omitempty"`  // what is probed
+	// Override is true while the status is an operator's override (see
+	// Override) rather than the checkers' verdict.
+	Override bool `json:"override,omitempty"`
+	// Checked is, with Override, the checkers' own verdict (UP or DOWN;
+	// empty while they have none), so that the status goes back to it the
+	// moment the override ends.
+	Checked string `json:"checked,omitempty"`
 }
 
 // Ports are the TCP ports probed. The original kubeapi wrote them as

@@ -5,12 +5,16 @@
 //	<job-path><agent>/<ip>     = Spec               written by the schedule leader
 //	<report-path><ip>/<agent>  = health.Status      on the agent's lease
 //	<status-path><ip>          = health.Status      written by the schedule leader
+//	<override-path><ip>        = health.Override    written by operators (the API)
 //
 // With the default paths these are /skydns/monitor/agent/a1,
-// /skydns/monitor/job/a1/192.0.2.1, /skydns/monitor/report/192.0.2.1/a1 and
-// /skydns/monitor/status/192.0.2.1. A job lives under its agent so that an
-// agent watches one prefix for all of its work; a report lives under its IP
-// so that the leader finds every vote on an IP side by side.
+// /skydns/monitor/job/a1/192.0.2.1, /skydns/monitor/report/192.0.2.1/a1,
+// /skydns/monitor/status/192.0.2.1 and /skydns/monitor/override/192.0.2.1.
+// A job lives under its agent so that an agent watches one prefix for all
+// of its work; a report lives under its IP so that the leader finds every
+// vote on an IP side by side. The override path is the schedule's and the
+// API's alone (the scanner never reads it), so it is not one of Paths but,
+// like the lock path, a setting of its own.
 package monitor
 
 import (
@@ -46,6 +50,36 @@ func DefaultPaths() Paths {
 }
 
 func dir(p string) string { return strings.TrimRight(p, "/") + "/" }
+
+// DefaultOverridePath is override-path of an unconfigured installation.
+const DefaultOverridePath = "/skydns/monitor/override/"
+
+// OverrideDir normalizes a configured override path: one trailing "/",
+// DefaultOverridePath when empty.
+func OverrideDir(path string) string {
+	if path == "" {
+		return DefaultOverridePath
+	}
+	return dir(path)
+}
+
+// OverrideKey is the override key of ip under the override path.
+func OverrideKey(path string, ip netip.Addr) string { return dir(path) + ip.String() }
+
+// ParseOverrideKey returns the IP of an override key. Like the other
+// keys, it takes an address without a zone, and reads an IPv4-mapped IPv6
+// address as IPv4.
+func ParseOverrideKey(path, key string) (netip.Addr, error) {
+	rest, ok := strings.CutPrefix(key, dir(path))
+	if !ok || strings.Trim(rest, "/") == "" || strings.Contains(strings.TrimSuffix(rest, "/"), "/") {
+		return netip.Addr{}, fmt.Errorf("monitor: %q is not <override-path><ip>", key)
+	}
+	ip, err := parseIP(rest)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("monitor: override key %q: %w", key, err)
+	}
+	return ip, nil
+}
 
 // CheckAgentName says why name cannot name an agent: it is one key segment,
 // so it may not be empty or hold a slash, and it is printed in logs and

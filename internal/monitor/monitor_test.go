@@ -86,6 +86,38 @@ func TestParseKeys(t *testing.T) {
 	}
 }
 
+func TestOverrideKeys(t *testing.T) {
+	v4, v6 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")
+	for _, path := range []string{"/skydns/monitor/override/", "/skydns/monitor/override"} {
+		if got := OverrideKey(path, v4); got != "/skydns/monitor/override/192.0.2.1" {
+			t.Errorf("OverrideKey(%s) = %s", path, got)
+		}
+	}
+	if got := OverrideDir(""); got != DefaultOverridePath {
+		t.Errorf("OverrideDir(\"\") = %s", got)
+	}
+	if got := OverrideDir("/x/override"); got != "/x/override/" {
+		t.Errorf("OverrideDir = %s", got)
+	}
+	for key, want := range map[string]netip.Addr{
+		"/skydns/monitor/override/192.0.2.1":        v4,
+		"/skydns/monitor/override/192.0.2.1/":       v4,
+		"/skydns/monitor/override/::ffff:192.0.2.1": v4,
+		"/skydns/monitor/override/2001:db8::1":      v6,
+		"/skydns/monitor/override/":                 {},
+		"/skydns/monitor/override/nope":             {},
+		"/skydns/monitor/override/fe80::1%eth0":     {},
+		"/skydns/monitor/override/192.0.2.1/extra":  {},
+		"/skydns/monitor/status/192.0.2.1":          {},
+		"/skydns/monitor/overrides-old/192.0.2.1":   {},
+	} {
+		got, err := ParseOverrideKey("/skydns/monitor/override/", key)
+		if (err == nil) != want.IsValid() || got != want {
+			t.Errorf("ParseOverrideKey(%q) = %v, %v; want %v", key, got, err, want)
+		}
+	}
+}
+
 func TestCheckAgentName(t *testing.T) {
 	for name, ok := range map[string]bool{
 		"node-1": true, "node-1.dc.example": true, "": false, "a/b": false, "a b": false,

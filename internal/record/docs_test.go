@@ -29,6 +29,7 @@ var storedValues = map[string]reflect.Type{
 	"report":    reflect.TypeFor[health.Status](),
 	"heartbeat": reflect.TypeFor[monitor.Heartbeat](),
 	"job":       reflect.TypeFor[monitor.Spec](),
+	"override":  reflect.TypeFor[health.Override](),
 }
 
 // TestDataModelDoc keeps the field tables of docs/data-model.md equal to

@@ -338,6 +338,9 @@ Kill a backend and watch it leave the answers within a few seconds:
   curl -X POST http://{control}/backends/127.0.0.12/stop
   dig @{dnshost} -p {dnsport} {name} +short
   curl -X POST http://{control}/backends/127.0.0.12/start
+Take a healthy backend out by hand (maintenance), then hand it back:
+  {bin}/skydns-apicmd -addr {api} -token {token} -drain 127.0.0.13 -reason "kernel upgrade"
+  {bin}/skydns-apicmd -addr {api} -token {token} -undrain 127.0.0.13
 
 Ctrl-C stops everything.
 `))

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/record"
@@ -145,17 +146,20 @@ func (a *API) view(name string, typ record.Type) (apitypes.Name, bool) {
 	return v, len(v.Records) > 0 || v.Policy != nil
 }
 
-// health is the status of ip, UNKNOWN when it has none.
+// health is the status of ip, UNKNOWN when it has none, with the
+// operator's override of ip if one is stored.
 func (a *API) health(ip netip.Addr) apitypes.Health {
-	st, ok := a.store.Health(ip)
-	if !ok {
-		return apitypes.Health{Status: health.Unknown.String()}
+	h := apitypes.Health{Status: health.Unknown.String()}
+	if st, ok := a.store.Health(ip); ok {
+		state, _ := st.State()
+		h = apitypes.Health{Status: state.String(), Reason: st.Reason, Votes: st.Votes}
+		if !st.Since.IsZero() {
+			since := st.Since
+			h.Since = &since
+		}
 	}
-	state, _ := st.State()
-	h := apitypes.Health{Status: state.String(), Reason: st.Reason, Votes: st.Votes}
-	if !st.Since.IsZero() {
-		since := st.Since
-		h.Since = &since
+	if e, ok := a.store.Override(ip); ok && e.Err == nil {
+		h.Override = overrideView(e.Override, time.Now())
 	}
 	return h
 }

@@ -1,6 +1,7 @@
 // Package api is the SkyDNS REST API for records: GET, POST, PUT and DELETE
-// on /skydns/api/{name}, the listing on /skydns/api/, and the per-name
-// policy on /skydns/api/{name}/policy. docs/api.md is its reference.
+// on /skydns/api/{name}, the listing on /skydns/api/, the per-name policy
+// on /skydns/api/{name}/policy, and the operators' per-IP health overrides
+// on /skydns/overrides/{ip}. docs/api.md is its reference.
 //
 // Reads come from the store's in-memory mirror and keep working while etcd
 // is away. Every write is one etcd transaction guarded by the revisions of
@@ -133,6 +134,11 @@ func (a *API) Handler() http.Handler {
 	handle("GET /skydns/api/{name}/policy", a.read(a.getPolicy))
 	handle("PUT /skydns/api/{name}/policy", a.write(a.putPolicy))
 	handle("DELETE /skydns/api/{name}/policy", a.write(a.deletePolicy))
+	handle("GET /skydns/overrides/{$}", a.read(a.getOverrides))
+	handle("GET /skydns/overrides", a.read(a.getOverrides))
+	handle("GET /skydns/overrides/{ip}", a.read(a.getOverride))
+	handle("PUT /skydns/overrides/{ip}", a.write(a.putOverride))
+	handle("DELETE /skydns/overrides/{ip}", a.write(a.deleteOverride))
 	// Without a method the patterns below catch every other method of the
 	// same paths, so that a 405 has a JSON body like every other error.
 	notAllowed := func(allow string) http.HandlerFunc {
@@ -144,12 +150,16 @@ func (a *API) Handler() http.Handler {
 	handle("/skydns/api/{$}", notAllowed("GET"))
 	handle("/skydns/api/{name}", notAllowed("GET, POST, PUT, DELETE"))
 	handle("/skydns/api/{name}/policy", notAllowed("GET, PUT, DELETE"))
+	handle("/skydns/overrides/{$}", notAllowed("GET"))
+	handle("/skydns/overrides", notAllowed("GET"))
+	handle("/skydns/overrides/{ip}", notAllowed("GET, PUT, DELETE"))
 	// Like /healthz and /readyz, /metrics needs no token.
 	handle("GET /healthz", healthz)
 	handle("GET /readyz", Ready(a.store))
 	handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}).ServeHTTP)
 	handle("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, errorf(http.StatusNotFound, "no such route %s; the API is under %s", r.URL.Path, apitypes.PathPrefix))
+		writeError(w, errorf(http.StatusNotFound, "no such route %s; the API is under %s (records, policies) and %s (overrides)",
+			r.URL.Path, apitypes.PathPrefix, apitypes.OverridesPrefix))
 	})
 	// instrument is outermost, so that it counts the 500 of a panic too.
 	return a.instrument(routes, a.recoverer(a.logRequests(mux)))

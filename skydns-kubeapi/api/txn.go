@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"net/http"
+	"net/netip"
 	"sort"
 	"sync"
 	"time"
@@ -70,6 +71,26 @@ func (t *tx) policy(name string) (store.PolicyEntry, bool) {
 		t.guarded["policy:"+name] = true
 		t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(key), "<", rev+1))
 		t.orElse = append(t.orElse, clientv3.OpGet(key, clientv3.WithKeysOnly()))
+	}
+	return e, ok
+}
+
+// override returns the override of ip, guarded like records: the
+// transaction fails if the override key (or the key the mirror found it
+// under, when written by hand in another spelling) changed after the
+// revision of the mirror it was read from.
+func (t *tx) override(ip netip.Addr) (store.OverrideEntry, bool) {
+	e, ok, rev := t.s.OverrideSnapshot(ip)
+	keys := []string{t.s.OverrideKey(ip)}
+	if ok && e.Key != keys[0] {
+		keys = append(keys, e.Key)
+	}
+	for _, key := range keys {
+		if !t.guarded["override:"+key] {
+			t.guarded["override:"+key] = true
+			t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(key), "<", rev+1))
+			t.orElse = append(t.orElse, clientv3.OpGet(key, clientv3.WithKeysOnly()))
+		}
 	}
 	return e, ok
 }

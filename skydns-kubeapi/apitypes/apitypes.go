@@ -10,8 +10,13 @@ import (
 	"github.com/skydns/skydns/internal/policy"
 )
 
-// PathPrefix is where every API route lives; the original clients know it.
+// PathPrefix is where every route of records and policies lives; the
+// original clients know it.
 const PathPrefix = "/skydns/api/"
+
+// OverridesPrefix is where the per-IP overrides live. They are not under
+// PathPrefix, where every segment is a name.
+const OverridesPrefix = "/skydns/overrides/"
 
 // OK is the body of every successful write, as the original API answered.
 const OK = "OK"
@@ -93,6 +98,56 @@ type Health struct {
 	Since  *time.Time `json:"since,omitempty"`
 	Reason string     `json:"reason,omitempty"`
 	Votes  string     `json:"votes,omitempty"`
+	// Override is the operator's override of the address, if one is
+	// stored (expired ones too, marked so).
+	Override *Override `json:"override,omitempty"`
+}
+
+// Override is an operator's override of an IP's health: DOWN takes it out
+// of the answers, UP serves it whatever its checks say.
+type Override struct {
+	Status string     `json:"status"`
+	Reason string     `json:"reason,omitempty"`
+	User   string     `json:"user,omitempty"`
+	Since  *time.Time `json:"since,omitempty"`
+	Until  *time.Time `json:"until,omitempty"`
+	// Expired is true once Until has passed: the schedule ignores the
+	// override, which stays stored until it is deleted.
+	Expired bool `json:"expired,omitempty"`
+}
+
+// OverrideRequest is the body of PUT /skydns/overrides/{ip}.
+type OverrideRequest struct {
+	// Status is DOWN (take the IP out) or UP (serve it), in any case.
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	// User names who set it (also ?user=).
+	User string `json:"user,omitempty"`
+	// Until, if set, is when the override stops counting (RFC 3339).
+	Until *time.Time `json:"until,omitempty"`
+}
+
+// IPOverride is one stored override with what it affects: the answer to
+// GET and PUT of /skydns/overrides/{ip}, and one entry of OverrideList.
+type IPOverride struct {
+	IP string `json:"ip"`
+	Override
+	// Error says why the stored value cannot be read; the schedule
+	// ignores such an override.
+	Error string `json:"error,omitempty"`
+	// Names are the names in the API's zones with an A or AAAA record of
+	// the IP.
+	Names []string `json:"names"`
+	// Health is the IP's status now (the override shows there once the
+	// schedule leader has applied it, within milliseconds).
+	Health Health `json:"health"`
+	// Warning, on PUT, says when the override cannot take effect yet.
+	Warning string `json:"warning,omitempty"`
+}
+
+// OverrideList is the answer to GET /skydns/overrides/.
+type OverrideList struct {
+	Overrides []IPOverride `json:"overrides"`
 }
 
 // Address is one address of a record's target name.

@@ -37,7 +37,8 @@ type zoneIndex struct {
 	byKey  map[string]*Entry
 	byName map[string]map[string]*Entry
 	groups map[string]map[string]*Entry
-	sorted []pathName // names in key order; nil after a change
+	byIP   map[netip.Addr]map[string]int // address -> names with records of it -> how many
+	sorted []pathName                    // names in key order; nil after a change
 }
 
 // pathName is a name with its path, the sort key of listings.
@@ -53,6 +54,7 @@ func (z *zoneIndex) reset() {
 	z.byKey = map[string]*Entry{}
 	z.byName = map[string]map[string]*Entry{}
 	z.groups = map[string]map[string]*Entry{}
+	z.byIP = map[netip.Addr]map[string]int{}
 	z.sorted = nil
 }
 
@@ -127,6 +129,14 @@ func (z *zoneIndex) add(e *Entry) {
 		z.sorted = nil
 	}
 	m[e.Key] = e
+	if ip := e.Record.IP(); ip.IsValid() {
+		names := z.byIP[ip]
+		if names == nil {
+			names = map[string]int{}
+			z.byIP[ip] = names
+		}
+		names[e.Name]++
+	}
 	if z.groupF != nil {
 		if g := z.groupF(e.Name, e.Record); g != "" {
 			gm := z.groups[g]
@@ -150,6 +160,16 @@ func (z *zoneIndex) remove(key string) {
 		if len(m) == 0 {
 			delete(z.byName, e.Name)
 			z.sorted = nil
+		}
+	}
+	if ip := e.Record.IP(); ip.IsValid() {
+		if names := z.byIP[ip]; names != nil {
+			if names[e.Name]--; names[e.Name] <= 0 {
+				delete(names, e.Name)
+			}
+			if len(names) == 0 {
+				delete(z.byIP, ip)
+			}
 		}
 	}
 	if z.groupF != nil {
@@ -179,6 +199,17 @@ func (z *zoneIndex) snapshot(name string) ([]Entry, int64) {
 	// The revision is read under the same lock as the records, so that a
 	// guard built from it covers exactly what was read.
 	return sortedEntries(z.byName[name]), z.current()
+}
+
+// namesOf returns the names with an A or AAAA record of ip.
+func (z *zoneIndex) namesOf(ip netip.Addr) []string {
+	z.mu.RLock()
+	defer z.mu.RUnlock()
+	out := make([]string, 0, len(z.byIP[ip]))
+	for n := range z.byIP[ip] {
+		out = append(out, n)
+	}
+	return out
 }
 
 func (z *zoneIndex) group(g string) []Entry {

@@ -25,7 +25,7 @@ func (s *Store) RegisterMetrics(reg prometheus.Registerer) {
 		return 0
 	}
 	reg.MustRegister(
-		gauge("etcd_ready", "1 once the records, policies and statuses have loaded from etcd.",
+		gauge("etcd_ready", "1 once the records, policies, statuses and overrides have loaded from etcd.",
 			func() float64 { return b2f(s.Status().Loaded) }),
 		gauge("etcd_stale", "1 while etcd has not confirmed the in-memory copy recently; reads come from the last state.",
 			func() float64 { return b2f(s.Status().Stale) }),

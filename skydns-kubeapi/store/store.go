@@ -1,7 +1,8 @@
 // Package store is skydns-kubeapi's view of etcd: the records of the zones it
-// manages, the per-name policies and the health of every IP, mirrored in
-// memory with internal/etcdview, plus the transaction helper both writers
-// (the REST API and the Kubernetes sync) commit through.
+// manages, the per-name policies, the health of every IP and the
+// operators' overrides of it, mirrored in memory with internal/etcdview,
+// plus the transaction helper both writers (the REST API and the
+// Kubernetes sync) commit through.
 //
 // Reads are served from memory, so they keep working while etcd is away.
 // Writes go to etcd in transactions guarded by the revisions of what the
@@ -23,6 +24,7 @@ import (
 
 	"github.com/skydns/skydns/internal/etcdview"
 	"github.com/skydns/skydns/internal/health"
+	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/record"
 )
@@ -43,6 +45,8 @@ type Options struct {
 	Prefix string
 	// StatusPath is ip-monitor-path, e.g. /skydns/monitor/status/.
 	StatusPath string
+	// OverridePath is override-path; "" is monitor.DefaultOverridePath.
+	OverridePath string
 	// Zones are the zones whose records are mirrored. A zone below another
 	// listed zone is covered by that one.
 	Zones []string
@@ -55,13 +59,14 @@ type Options struct {
 	ProgressInterval time.Duration
 }
 
-// Store mirrors records, policies and health from etcd.
+// Store mirrors records, policies, health and overrides from etcd.
 type Store struct {
 	cli    *clientv3.Client
 	prefix string
 	zones  []*zoneIndex
 	pol    *policyIndex
 	health *healthIndex
+	ovr    *overrideIndex
 	views  []*etcdview.View
 	ready  chan struct{}
 	log    *slog.Logger
@@ -93,6 +98,8 @@ func New(cli *clientv3.Client, o Options) (*Store, error) {
 	s.views = append(s.views, etcdview.New(cli, policy.Prefix(o.Prefix), s.pol, vo))
 	s.health = newHealthIndex(o.StatusPath, o.Logger)
 	s.views = append(s.views, etcdview.New(cli, o.StatusPath, s.health, vo))
+	s.ovr = newOverrideIndex(monitor.OverrideDir(o.OverridePath), o.Logger)
+	s.views = append(s.views, etcdview.New(cli, s.ovr.path, s.ovr, vo))
 	return s, nil
 }
 
@@ -295,6 +302,34 @@ func (s *Store) Groups() []string {
 // Health returns the stored status of ip; ok is false when it has none.
 func (s *Store) Health(ip netip.Addr) (health.Status, bool) { return s.health.get(ip) }
 
+// NamesOf returns the names of the mirrored zones that have an A or AAAA
+// record of ip, sorted.
+func (s *Store) NamesOf(ip netip.Addr) []string {
+	var out []string
+	for _, z := range s.zones {
+		out = append(out, z.namesOf(ip.Unmap())...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Override returns the override stored for ip.
+func (s *Store) Override(ip netip.Addr) (OverrideEntry, bool) {
+	e, ok, _ := s.ovr.snapshot(ip)
+	return e, ok
+}
+
+// OverrideSnapshot is Override with the revision of the override mirror.
+func (s *Store) OverrideSnapshot(ip netip.Addr) (OverrideEntry, bool, int64) {
+	return s.ovr.snapshot(ip)
+}
+
+// Overrides returns every stored override, by IP.
+func (s *Store) Overrides() []OverrideEntry { return s.ovr.all() }
+
+// OverrideKey is the key an override of ip is written under.
+func (s *Store) OverrideKey(ip netip.Addr) string { return monitor.OverrideKey(s.ovr.path, ip.Unmap()) }
+
 // Policy returns the policy stored for name.
 func (s *Store) Policy(name string) (PolicyEntry, bool) { return s.pol.get(name) }
 
@@ -325,6 +360,9 @@ func (s *Store) trackerOf(key string) *revTracker {
 	}
 	if hasPrefix(key, s.health.path) {
 		return &s.health.revTracker
+	}
+	if hasPrefix(key, s.ovr.path) {
+		return &s.ovr.revTracker
 	}
 	for _, z := range s.zones {
 		if z.holds(key) {

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -112,5 +114,70 @@ func TestMirror(t *testing.T) {
 	defer wcancel()
 	if !s.Wait(wctx, resp.Header.Revision, "/skydns/local/skydns/tv1/") || len(s.Records("tv1.skydns.local.")) != 0 {
 		t.Errorf("delete not seen: %v", s.Records("tv1.skydns.local."))
+	}
+}
+
+// Overrides are mirrored by IP, unreadable ones kept with their error;
+// NamesOf finds the names with records of an address.
+func TestOverridesMirror(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client()
+	for k, v := range map[string]string{
+		"/skydns/local/skydns/a/0a0b0c0d":           `{"host":"192.0.2.1"}`,
+		"/skydns/local/skydns/b/0a0b0c0d":           `{"host":"192.0.2.1"}`,
+		"/skydns/local/skydns/c/0a0b0c0e":           `{"host":"192.0.2.2"}`,
+		"/skydns/monitor/override/192.0.2.1":        `{"status":"DOWN","reason":"upgrade","user":"alice"}`,
+		"/skydns/monitor/override/2001:db8::1":      `{"status":"UP"}`,
+		"/skydns/monitor/override/192.0.2.3":        `{"status":"SIDEWAYS"}`,
+		"/skydns/monitor/override/not-an-ip":        `{"status":"DOWN"}`,
+		"/skydns/monitor/override/192.0.2.1/nested": `{"status":"DOWN"}`,
+	} {
+		if _, err := cli.Put(context.Background(), k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := New(cli, Options{Prefix: "/skydns", StatusPath: "/skydns/monitor/status/",
+		Zones: []string{"skydns.local."}, ProgressInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-s.Ready()
+
+	var got []string
+	for _, o := range s.Overrides() {
+		got = append(got, fmt.Sprintf("%s %s %v", o.IP, o.Override.Status, o.Err != nil))
+	}
+	want := []string{"192.0.2.1 DOWN false", "192.0.2.3  true", "2001:db8::1 UP false"}
+	if !slices.Equal(got, want) {
+		t.Errorf("overrides %q, want %q", got, want)
+	}
+	ip := netip.MustParseAddr("192.0.2.1")
+	if o, ok := s.Override(ip); !ok || o.Override.User != "alice" || o.Key != "/skydns/monitor/override/192.0.2.1" {
+		t.Errorf("Override = %+v %v", o, ok)
+	}
+	if n := s.NamesOf(ip); !slices.Equal(n, []string{"a.skydns.local.", "b.skydns.local."}) {
+		t.Errorf("NamesOf = %v", n)
+	}
+	resp, err := cli.Delete(context.Background(), "/skydns/local/skydns/a/0a0b0c0d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2, err := cli.Delete(context.Background(), s.OverrideKey(ip))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer wcancel()
+	s.Wait(wctx, resp.Header.Revision, "/skydns/local/skydns/a/0a0b0c0d")
+	s.Wait(wctx, resp2.Header.Revision, s.OverrideKey(ip))
+	if n := s.NamesOf(ip); !slices.Equal(n, []string{"b.skydns.local."}) {
+		t.Errorf("NamesOf after a delete = %v", n)
+	}
+	if _, ok := s.Override(ip); ok {
+		t.Error("deleted override still mirrored")
 	}
 }

@@ -51,6 +51,7 @@ func (s *Scheduler) lead(ctx context.Context, el *concurrency.Election) error {
 		orphans:    map[netip.Addr]time.Time{},
 	}
 	defer s.m.distrusted.Reset()
+	defer s.m.overrides.Set(0)
 	// Act only on a complete picture: a half-loaded view would look like
 	// records, agents or reports that vanished.
 	for _, v := range s.views {
@@ -62,6 +63,12 @@ func (s *Scheduler) lead(ctx context.Context, el *concurrency.Election) error {
 	}
 	tick := time.NewTicker(s.cfg.Interval)
 	defer tick.Stop()
+	// expiry wakes the leader when the next override's until passes, so
+	// that the status goes back to the checkers' verdict then and not at
+	// the next full round.
+	expiry := time.NewTimer(time.Hour)
+	expiry.Stop()
+	defer expiry.Stop()
 	full := true
 	for {
 		err := l.step(ctx, full)
@@ -83,9 +90,23 @@ func (s *Scheduler) lead(ctx context.Context, el *concurrency.Election) error {
 			l.failing = false
 		}
 		full = false
+		s.st.mu.Lock()
+		next, expires := s.st.nextExpiry(time.Now())
+		s.st.mu.Unlock()
+		if expires {
+			expiry.Reset(time.Until(next))
+		} else {
+			expiry.Stop()
+		}
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-expiry.C:
+			s.st.mu.Lock()
+			for ip := range s.st.overrides {
+				s.st.dirtyVotes[ip] = struct{}{}
+			}
+			s.st.mu.Unlock()
 		case <-s.kick:
 			if l.failing {
 				// Do not spin on etcd errors at the rate events arrive.
@@ -114,7 +135,7 @@ type statusChange struct {
 	ip     netip.Addr
 	value  *health.Status // nil: delete
 	modRev int64          // the key's revision we decided on (0: absent)
-	ports  []int
+	why    string         // for the log of a delete
 }
 
 // step does one round: on a full round (every schedule-interval, and when
@@ -156,13 +177,21 @@ func (l *leader) step(ctx context.Context, full bool) error {
 		}
 	}
 	l.updateTrust(live, affected, all)
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	at := time.Now()
+	now := at.UTC().Truncate(time.Millisecond)
 	var changes []statusChange
 	for ip := range affected {
-		if c, ok := l.evaluate(ip, live, now); ok {
+		if c, ok := l.evaluate(ip, live, now, at); ok {
 			changes = append(changes, c)
 		}
 	}
+	active := 0
+	for ip := range st.overrides {
+		if _, ok := st.override(ip, at); ok {
+			active++
+		}
+	}
+	l.s.m.overrides.Set(float64(active))
 	if full {
 		changes = append(changes, l.expire(time.Now())...)
 	}
@@ -366,9 +395,13 @@ func (l *leader) updateTrust(ok map[string]bool, affected map[netip.Addr]struct{
 	}
 }
 
-// evaluate decides ip's status from its checkers' votes and returns the
-// write it needs, if any. Locked.
-func (l *leader) evaluate(ip netip.Addr, ok map[string]bool, now time.Time) (statusChange, bool) {
+// evaluate decides ip's status and returns the write it needs, if any.
+// The checkers' votes decide, unless an operator's override is in force at
+// at: then the override's status is written, with the checkers' own
+// verdict kept beside it (checked), so that the status goes back to that
+// verdict the moment the override is removed or expires. now is the time
+// written as since. Locked.
+func (l *leader) evaluate(ip netip.Addr, ok map[string]bool, now, at time.Time) (statusChange, bool) {
 	st := l.st
 	if _, used := st.ipNames[ip]; !used {
 		return statusChange{}, false // not a target; expire() deals with it
@@ -392,15 +425,52 @@ func (l *leader) evaluate(ip netip.Addr, ok map[string]bool, now time.Time) (sta
 			}
 		}
 	}
-	next := decide(cur.state, up, down, n)
-	if next == cur.state || next == health.Unknown {
+	// The checkers' verdict moves from their last one: under an override
+	// the status holds the override's word, and checked holds theirs.
+	base := cur.state
+	if cur.override {
+		base = cur.checked
+	}
+	checks := decide(base, up, down, n)
+	votes := fmt.Sprintf("%d/%d down", down, n)
+
+	if o, on := st.override(ip, at); on {
+		want, _ := o.State() // only readable overrides are kept
+		why := o.Describe()
+		if cur.override && cur.state == want && cur.reason == why && cur.checked == checks {
+			return statusChange{}, false
+		}
+		since := now
+		if cur.override && cur.state == want && !cur.since.IsZero() {
+			since = cur.since // the same override, re-worded, or the checks moved
+		}
+		verdict := "none yet"
+		if checks != health.Unknown {
+			verdict = checks.String()
+		}
+		v := &health.Status{Status: want.String(), Since: since, Reason: why,
+			Votes: fmt.Sprintf("manual override; checks: %s, %s", verdict, votes), Ports: cur.ports, Override: true}
+		if checks != health.Unknown {
+			v.Checked = checks.String()
+		}
+		return statusChange{ip: ip, value: v, modRev: cur.modRev}, true
+	}
+
+	if cur.override {
+		// The override was removed or expired: the checkers' verdict, at
+		// once, even if it is the same word. With no verdict at all the
+		// IP is unchecked again: no status.
+		if checks == health.Unknown {
+			return statusChange{ip: ip, modRev: cur.modRev, why: "the override ended and no checker has a verdict yet"}, true
+		}
+	} else if checks == cur.state || checks == health.Unknown {
 		return statusChange{}, false
 	}
-	v := &health.Status{Status: next.String(), Since: now, Votes: fmt.Sprintf("%d/%d down", down, n), Ports: cur.ports}
-	if next == health.Down {
+	v := &health.Status{Status: checks.String(), Since: now, Votes: votes, Ports: cur.ports}
+	if checks == health.Down {
 		v.Reason = reason
 	}
-	return statusChange{ip: ip, value: v, modRev: cur.modRev, ports: cur.ports}, true
+	return statusChange{ip: ip, value: v, modRev: cur.modRev}, true
 }
 
 // expire returns the deletes of statuses whose IP no record has used for
@@ -425,7 +495,7 @@ func (l *leader) expire(now time.Time) []statusChange {
 			l.orphans[ip] = now
 		}
 		if now.Sub(since) >= l.s.cfg.StatusGrace {
-			out = append(out, statusChange{ip: ip, modRev: e.modRev})
+			out = append(out, statusChange{ip: ip, modRev: e.modRev, why: "no record uses the IP any more"})
 		}
 	}
 	return out
@@ -474,13 +544,13 @@ func (l *leader) applyStatus(chunk []statusChange, resp *clientv3.TxnResponse) {
 			delete(st.status, c.ip)
 			delete(l.orphans, c.ip)
 			l.s.m.statusDeleted.Inc()
-			l.s.cfg.Log.Info("status removed: no record uses the IP any more", "ip", c.ip.String())
+			l.s.cfg.Log.Info("status removed: "+c.why, "ip", c.ip.String())
 			continue
 		}
-		state, _ := c.value.State()
-		st.status[c.ip] = statusEntry{state: state, ports: c.ports, modRev: resp.Header.Revision}
+		st.status[c.ip] = entryOf(*c.value, resp.Header.Revision)
 		l.s.m.statusChanges.WithLabelValues(c.value.Status).Inc()
-		l.s.cfg.Log.Info("status", "ip", c.ip.String(), "status", c.value.Status, "votes", c.value.Votes, "reason", c.value.Reason)
+		l.s.cfg.Log.Info("status", "ip", c.ip.String(), "status", c.value.Status, "votes", c.value.Votes, "reason", c.value.Reason,
+			"override", c.value.Override)
 	}
 }
 

@@ -14,6 +14,7 @@ type metrics struct {
 	writeErrors   prometheus.Counter
 	distrusted    *prometheus.GaugeVec
 	badValues     prometheus.Counter
+	overrides     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -27,16 +28,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		agents:        prometheus.NewGauge(prometheus.GaugeOpts(opts("agents", "Agents that get jobs: alive, probing, heartbeat not overdue."))),
 		jobWrites:     prometheus.NewCounter(prometheus.CounterOpts(opts("job_writes_total", "Job keys put or deleted."))),
 		statusChanges: prometheus.NewCounterVec(prometheus.CounterOpts(opts("status_changes_total", "Status keys written, by the new status.")), []string{"status"}),
-		statusDeleted: prometheus.NewCounter(prometheus.CounterOpts(opts("status_deleted_total", "Status keys removed after status-grace because no record uses the IP."))),
+		statusDeleted: prometheus.NewCounter(prometheus.CounterOpts(opts("status_deleted_total", "Status keys removed: after status-grace because no record uses the IP, or when an override ends before any checker has a verdict."))),
 		conflicts:     prometheus.NewCounter(prometheus.CounterOpts(opts("status_conflicts_total", "Status writes skipped because the key changed after the decision (decided again)."))),
 		writeErrors:   prometheus.NewCounter(prometheus.CounterOpts(opts("write_errors_total", "Rounds whose etcd writes failed (retried)."))),
 		distrusted: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("agent_distrusted",
 			"1 for an agent whose votes are ignored: it reports most of its targets DOWN while its peers see them UP.")), []string{"agent"}),
-		badValues: prometheus.NewCounter(prometheus.CounterOpts(opts("bad_values_total", "Record or policy values that could not be read and were skipped."))),
+		badValues: prometheus.NewCounter(prometheus.CounterOpts(opts("bad_values_total", "Record, policy or override values that could not be read and were skipped."))),
+		overrides: prometheus.NewGauge(prometheus.GaugeOpts(opts("overrides",
+			"Operators' overrides in force (read and not expired), whether or not a record uses their IP, as the leader sees them."))),
 	}
 	if reg != nil {
 		reg.MustRegister(m.leader, m.elections, m.targets, m.agents, m.jobWrites, m.statusChanges,
-			m.statusDeleted, m.conflicts, m.writeErrors, m.distrusted, m.badValues)
+			m.statusDeleted, m.conflicts, m.writeErrors, m.distrusted, m.badValues, m.overrides)
 	}
 	return m
 }

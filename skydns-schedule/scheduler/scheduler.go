@@ -29,6 +29,9 @@ type Config struct {
 	Paths    monitor.Paths
 	LockPath string        // election prefix
 	LockTTL  time.Duration // the leader's lease; whole seconds
+	// OverridePath holds the operators' per-IP overrides (override-path);
+	// "" is monitor.DefaultOverridePath.
+	OverridePath string
 
 	Interval      time.Duration // full sweep: reassign, expire statuses, check agents
 	AgentDowntime time.Duration // an agent whose lease went unrefreshed this long gets no jobs
@@ -46,7 +49,7 @@ func FromConfig(c *config.Schedule) Config {
 	return Config{
 		Name: config.Hostname(g.Hostname), Prefix: c.Etcd.Prefix,
 		Paths:    monitor.PathsFrom(c.Etcd.MonitorPaths),
-		LockPath: c.Etcd.LockPath, LockTTL: c.Etcd.LockTTL,
+		LockPath: c.Etcd.LockPath, LockTTL: c.Etcd.LockTTL, OverridePath: c.Etcd.OverridePath,
 		Interval: g.Interval, AgentDowntime: g.AgentDowntime, Replicas: g.Replicas,
 		StatusGrace: g.StatusGrace, RequestTimeout: c.Etcd.RequestTimeout,
 	}
@@ -62,6 +65,7 @@ func (c *Config) defaults() {
 	if c.LockPath == "" {
 		c.LockPath = "/skydns/monitor/lock"
 	}
+	c.OverridePath = monitor.OverrideDir(c.OverridePath)
 	if c.LockTTL < time.Second {
 		c.LockTTL = 10 * time.Second
 	}
@@ -98,7 +102,7 @@ type Scheduler struct {
 func New(cli *clientv3.Client, cfg Config) *Scheduler {
 	cfg.defaults()
 	s := &Scheduler{cfg: cfg, cli: cli, m: newMetrics(cfg.Registry), kick: make(chan struct{}, 1)}
-	s.st = newState(cfg.Prefix, cfg.Paths, cfg.LockPath)
+	s.st = newState(cfg.Prefix, cfg.Paths, cfg.LockPath, cfg.OverridePath)
 	s.st.onChange = func() {
 		select {
 		case s.kick <- struct{}{}:
@@ -106,6 +110,10 @@ func New(cli *clientv3.Client, cfg Config) *Scheduler {
 		}
 	}
 	s.st.badRecords = s.m.badValues.Inc
+	s.st.badOverride = func(key string, err error) {
+		s.m.badValues.Inc()
+		s.cfg.Log.Warn("ignoring an override that cannot be read; the IP's status follows its checks", "key", key, "err", err)
+	}
 	o := etcdview.Options{Logger: cfg.Log}
 	for _, v := range []struct {
 		prefix string
@@ -116,6 +124,7 @@ func New(cli *clientv3.Client, cfg Config) *Scheduler {
 		{cfg.Paths.Report, reportsView{s.st}},
 		{cfg.Paths.Heart, agentsView{s.st}},
 		{cfg.Paths.Job, jobsView{s.st}},
+		{cfg.OverridePath, overridesView{s.st}},
 	} {
 		s.views = append(s.views, etcdview.New(cli, v.prefix, v.h, o))
 	}

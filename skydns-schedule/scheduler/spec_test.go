@@ -46,7 +46,7 @@ func TestMergeSpec(t *testing.T) {
 // The records view sees every key under the prefix; only A/AAAA records
 // outside the monitor and policy subtrees are targets.
 func TestStateTargets(t *testing.T) {
-	s := newState("/skydns", monitor.DefaultPaths(), "/skydns/monitor/lock")
+	s := newState("/skydns", monitor.DefaultPaths(), "/skydns/monitor/lock", "")
 	put := func(k, v string) { s.putKey(k, []byte(v)) }
 	put("/skydns/local/skydns/web/0a000001", `{"host":"192.0.2.1"}`)
 	put("/skydns/local/skydns/web/0a000002", `{"host":"192.0.2.2","type":"A"}`)
@@ -130,6 +130,7 @@ func TestFromConfig(t *testing.T) {
 	got := FromConfig(&c)
 	if got.Name != "sched-1" || got.Prefix != "/skydns" || got.Paths != monitor.DefaultPaths() ||
 		got.LockPath != "/skydns/monitor/lock" || got.LockTTL != 10*time.Second || got.Replicas != 2 ||
+		got.OverridePath != "/skydns/monitor/override/" ||
 		got.Interval != 5*time.Second || got.AgentDowntime != 15*time.Second || got.StatusGrace != 300*time.Second {
 		t.Errorf("FromConfig = %+v", got)
 	}

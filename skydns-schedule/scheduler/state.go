@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -16,8 +17,9 @@ import (
 	"github.com/skydns/skydns/internal/record"
 )
 
-// state is the scheduler's picture of etcd, kept by five views (records
-// and policies, statuses, reports, agents, jobs). Every schedule keeps it,
+// state is the scheduler's picture of etcd, kept by six views (records
+// and policies, statuses, reports, agents, jobs, overrides). Every
+// schedule keeps it,
 // leader or not, so that a standby that takes over acts at once. The
 // handlers note what changed; the leader loop takes those notes and acts
 // on just that.
@@ -26,8 +28,11 @@ type state struct {
 	policyPfx  string   // <prefix>/policy/
 	skip       []string // prefixes under the record prefix that hold no records
 	paths      monitor.Paths
+	overrideP  string // override-path, with a trailing slash
 	onChange   func()
 	badRecords func()
+	// badOverride is told of an override value that cannot be read.
+	badOverride func(key string, err error)
 
 	mu sync.Mutex
 
@@ -40,6 +45,8 @@ type state struct {
 	agents   map[string]agentEntry              // heartbeat keys
 	jobs     map[string]map[netip.Addr]string   // agent -> IP -> encoded spec
 	holders  map[netip.Addr]map[string]struct{} // IP -> agents with a job on it
+	// overrides are the readable override keys, IP -> override.
+	overrides map[netip.Addr]overrideEntry
 
 	// What changed since the leader last looked.
 	dirtyTargets  map[netip.Addr]struct{} // spec or existence: reassign
@@ -57,6 +64,28 @@ type statusEntry struct {
 	state  health.State // Unknown when the value is unreadable
 	ports  []int
 	modRev int64
+	// What an override leaves in the status, so that the leader knows to
+	// write the checkers' verdict back when it ends.
+	override bool
+	checked  health.State // with override: the checkers' verdict
+	reason   string
+	since    time.Time
+}
+
+// entryOf is what the state keeps of a status value.
+func entryOf(st health.Status, modRev int64) statusEntry {
+	e := statusEntry{ports: st.Ports, modRev: modRev, override: st.Override, reason: st.Reason, since: st.Since}
+	e.state, _ = st.State()
+	if st.Override {
+		e.checked, _ = health.Status{Status: st.Checked}.State()
+	}
+	return e
+}
+
+// overrideEntry is one readable override key.
+type overrideEntry struct {
+	key string
+	o   health.Override
 }
 
 type vote struct {
@@ -69,20 +98,21 @@ type agentEntry struct {
 	idle  bool
 }
 
-func newState(prefix string, paths monitor.Paths, lockPath string) *state {
+func newState(prefix string, paths monitor.Paths, lockPath, overridePath string) *state {
 	prefix = strings.TrimRight(prefix, "/") + "/"
+	overridePath = monitor.OverrideDir(overridePath)
 	s := &state{
-		prefix: prefix, policyPfx: policy.Prefix(prefix), paths: paths,
-		onChange: func() {}, badRecords: func() {},
+		prefix: prefix, policyPfx: policy.Prefix(prefix), paths: paths, overrideP: overridePath,
+		onChange: func() {}, badRecords: func() {}, badOverride: func(string, error) {},
 		dirtyTargets: map[netip.Addr]struct{}{}, dirtyVotes: map[netip.Addr]struct{}{},
 		reports: map[netip.Addr]map[string]vote{}, agents: map[string]agentEntry{},
 		jobs: map[string]map[netip.Addr]string{}, holders: map[netip.Addr]map[string]struct{}{},
-		status: map[netip.Addr]statusEntry{},
+		status: map[netip.Addr]statusEntry{}, overrides: map[netip.Addr]overrideEntry{},
 	}
 	// The monitor subtree never holds records, whatever the paths say, and
 	// neither do the configured monitor paths and the lock.
 	s.skip = []string{prefix + "monitor/"}
-	for _, p := range []string{paths.Status, paths.Report, paths.Heart, paths.Job, strings.TrimRight(lockPath, "/") + "/"} {
+	for _, p := range []string{paths.Status, paths.Report, paths.Heart, paths.Job, overridePath, strings.TrimRight(lockPath, "/") + "/"} {
 		if strings.HasPrefix(p, prefix) {
 			s.skip = append(s.skip, p)
 		}
@@ -271,8 +301,7 @@ func (h statusView) parse(kv *mvccpb.KeyValue) (netip.Addr, statusEntry, bool) {
 	}
 	e := statusEntry{modRev: kv.ModRevision}
 	if st, err := health.Decode(kv.Value); err == nil {
-		e.state, _ = st.State()
-		e.ports = st.Ports
+		e = entryOf(st, kv.ModRevision)
 	}
 	return ip, e, true
 }
@@ -513,4 +542,91 @@ func deleteJob(jobs map[string]map[netip.Addr]string, holders map[netip.Addr]map
 			delete(holders, ip)
 		}
 	}
+}
+
+// ---- overrides ----
+
+// overridesView follows <override-path>: the operators' overrides. A value
+// that cannot be read is no override (and is reported): the IP follows its
+// checks.
+type overridesView struct{ s *state }
+
+func (h overridesView) parse(kv *mvccpb.KeyValue) (netip.Addr, overrideEntry, bool) {
+	ip, err := monitor.ParseOverrideKey(h.s.overrideP, string(kv.Key))
+	if err != nil {
+		return ip, overrideEntry{}, false
+	}
+	o, err := health.DecodeOverride(kv.Value)
+	if err != nil {
+		h.s.badOverride(string(kv.Key), err)
+		return ip, overrideEntry{}, false
+	}
+	return ip, overrideEntry{key: string(kv.Key), o: o}, true
+}
+
+func (h overridesView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
+	m := map[netip.Addr]overrideEntry{}
+	for kv, err := range kvs {
+		if err != nil {
+			return err
+		}
+		if ip, e, ok := h.parse(kv); ok {
+			m[ip] = e
+		}
+	}
+	s := h.s
+	s.mu.Lock()
+	s.overrides = m
+	s.changedAll()
+	s.mu.Unlock()
+	s.onChange()
+	return nil
+}
+
+func (h overridesView) Apply(_ int64, events []*clientv3.Event) {
+	s := h.s
+	s.mu.Lock()
+	for _, ev := range events {
+		key := string(ev.Kv.Key)
+		ip, err := monitor.ParseOverrideKey(s.overrideP, key)
+		if err != nil {
+			continue
+		}
+		if ev.Type == clientv3.EventTypeDelete {
+			// Several spellings of one IP (a trailing slash, an
+			// IPv4-mapped address) map to it: only the key that holds
+			// the override removes it.
+			if cur, ok := s.overrides[ip]; ok && cur.key == key {
+				delete(s.overrides, ip)
+			}
+		} else if _, e, ok := h.parse(ev.Kv); ok {
+			s.overrides[ip] = e
+		} else if cur, ok := s.overrides[ip]; ok && cur.key == key {
+			delete(s.overrides, ip) // overwritten with something unreadable
+		}
+		s.dirtyVotes[ip] = struct{}{}
+	}
+	s.mu.Unlock()
+	s.onChange()
+}
+
+// override is the override of ip that counts at now, if any. Locked.
+func (s *state) override(ip netip.Addr, now time.Time) (health.Override, bool) {
+	e, ok := s.overrides[ip]
+	if !ok || !e.o.Active(now) {
+		return health.Override{}, false
+	}
+	return e.o, true
+}
+
+// nextExpiry is the earliest until after now among the overrides; ok is
+// false when none will expire. Locked.
+func (s *state) nextExpiry(now time.Time) (time.Time, bool) {
+	var next time.Time
+	for _, e := range s.overrides {
+		if u := e.o.Until; !u.IsZero() && u.After(now) && (next.IsZero() || u.Before(next)) {
+			next = u
+		}
+	}
+	return next, !next.IsZero()
 }

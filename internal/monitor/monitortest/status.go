@@ -188,6 +188,19 @@ func PutPolicy(t testing.TB, cli *clientv3.Client, prefix, name string, p policy
 	put(t, cli, policy.Key(prefix, name), b)
 }
 
+// PutOverride writes ip's override under the default override path, as
+// the API does, and returns its key.
+func PutOverride(t testing.TB, cli *clientv3.Client, ip netip.Addr, o health.Override) string {
+	t.Helper()
+	b, err := health.EncodeOverride(o)
+	if err != nil {
+		t.Fatalf("monitortest: override: %v", err)
+	}
+	key := monitor.OverrideKey(monitor.DefaultOverridePath, ip)
+	put(t, cli, key, string(b))
+	return key
+}
+
 // Delete removes key.
 func Delete(t testing.TB, cli *clientv3.Client, key string) {
 	t.Helper()
