@@ -348,7 +348,9 @@ func isRead(args []string) bool {
 	case "curl":
 		return !slices.Contains(args, "-X") && !slices.Contains(args, "-d")
 	case "bin/skydns-apicmd":
-		return !slices.Contains(args, "-method") && !slices.Contains(args, "-policy")
+		return !slices.ContainsFunc(args, func(a string) bool {
+			return a == "-method" || a == "-policy" || a == "-drain" || a == "-undrain" || a == "-force-up"
+		})
 	}
 	return false
 }
