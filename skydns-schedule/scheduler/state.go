@@ -151,11 +151,9 @@ func (h recordsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error
 		tmp.putKey(string(kv.Key), kv.Value)
 	}
 	s := h.s
-	s.mu.Lock()
-	s.recs, s.ipNames, s.nameIPs, s.policies = tmp.recs, tmp.ipNames, tmp.nameIPs, tmp.policies
-	s.changedAll()
-	s.mu.Unlock()
-	s.onChange()
+	s.replaceAll(func() {
+		s.recs, s.ipNames, s.nameIPs, s.policies = tmp.recs, tmp.ipNames, tmp.nameIPs, tmp.policies
+	})
 	return nil
 }
 
@@ -307,21 +305,11 @@ func (h statusView) parse(kv *mvccpb.KeyValue) (netip.Addr, statusEntry, bool) {
 }
 
 func (h statusView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
-	m := map[netip.Addr]statusEntry{}
-	for kv, err := range kvs {
-		if err != nil {
-			return err
-		}
-		if ip, e, ok := h.parse(kv); ok {
-			m[ip] = e
-		}
+	m, err := collect(kvs, h.parse)
+	if err != nil {
+		return err
 	}
-	s := h.s
-	s.mu.Lock()
-	s.status = m
-	s.changedAll()
-	s.mu.Unlock()
-	s.onChange()
+	h.s.replaceAll(func() { h.s.status = m })
 	return nil
 }
 
@@ -376,12 +364,7 @@ func (h reportsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error
 			setVote(m, ip, agent, v)
 		}
 	}
-	s := h.s
-	s.mu.Lock()
-	s.reports = m
-	s.changedAll()
-	s.mu.Unlock()
-	s.onChange()
+	h.s.replaceAll(func() { h.s.reports = m })
 	return nil
 }
 
@@ -418,6 +401,30 @@ func setVote(m map[netip.Addr]map[string]vote, ip netip.Addr, agent string, v vo
 	votes[agent] = v
 }
 
+// collect reads a whole load into a map, keeping what parse accepts.
+func collect[K comparable, V any](kvs iter.Seq2[*mvccpb.KeyValue, error], parse func(*mvccpb.KeyValue) (K, V, bool)) (map[K]V, error) {
+	m := map[K]V{}
+	for kv, err := range kvs {
+		if err != nil {
+			return nil, err
+		}
+		if k, v, ok := parse(kv); ok {
+			m[k] = v
+		}
+	}
+	return m, nil
+}
+
+// replaceAll swaps in what a (re)load read: after it, every target is
+// decided again.
+func (s *state) replaceAll(set func()) {
+	s.mu.Lock()
+	set()
+	s.changedAll()
+	s.mu.Unlock()
+	s.onChange()
+}
+
 // ---- agents ----
 
 type agentsView struct{ s *state }
@@ -431,21 +438,11 @@ func (h agentsView) parse(kv *mvccpb.KeyValue) (string, agentEntry, bool) {
 }
 
 func (h agentsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
-	m := map[string]agentEntry{}
-	for kv, err := range kvs {
-		if err != nil {
-			return err
-		}
-		if a, e, ok := h.parse(kv); ok {
-			m[a] = e
-		}
+	m, err := collect(kvs, h.parse)
+	if err != nil {
+		return err
 	}
-	s := h.s
-	s.mu.Lock()
-	s.agents = m
-	s.changedAll()
-	s.mu.Unlock()
-	s.onChange()
+	h.s.replaceAll(func() { h.s.agents = m })
 	return nil
 }
 
@@ -483,12 +480,7 @@ func (h jobsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
 			setJob(jobs, holders, agent, ip, string(kv.Value))
 		}
 	}
-	s := h.s
-	s.mu.Lock()
-	s.jobs, s.holders = jobs, holders
-	s.changedAll()
-	s.mu.Unlock()
-	s.onChange()
+	h.s.replaceAll(func() { h.s.jobs, h.s.holders = jobs, holders })
 	return nil
 }
 
@@ -565,21 +557,11 @@ func (h overridesView) parse(kv *mvccpb.KeyValue) (netip.Addr, overrideEntry, bo
 }
 
 func (h overridesView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
-	m := map[netip.Addr]overrideEntry{}
-	for kv, err := range kvs {
-		if err != nil {
-			return err
-		}
-		if ip, e, ok := h.parse(kv); ok {
-			m[ip] = e
-		}
+	m, err := collect(kvs, h.parse)
+	if err != nil {
+		return err
 	}
-	s := h.s
-	s.mu.Lock()
-	s.overrides = m
-	s.changedAll()
-	s.mu.Unlock()
-	s.onChange()
+	h.s.replaceAll(func() { h.s.overrides = m })
 	return nil
 }
 
