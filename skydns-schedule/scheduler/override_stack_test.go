@@ -116,25 +116,8 @@ func TestOverrideDrainAndForceUp(t *testing.T) {
 // The override lives in etcd, not in the leader: a new leader keeps the
 // drained IP DOWN without writing anything, and acts on its removal.
 func TestOverrideSurvivesLeaderChange(t *testing.T) {
-	etcd := etcdtest.Start(t)
-	cli := etcd.Client()
-	bs := mt.NewBackends(t, 2)
-	for _, b := range bs {
-		mt.PutRecord(t, cli, mt.Prefix, "web.skydns.local.", b.IP())
-	}
-	st := mt.WatchStatuses(t, cli, mt.Paths)
-	proxy := etcd.Proxy()
-	s1, _ := mt.StartSchedule(t, proxy.Client(t), mt.ScheduleConfig(t, "s1"))
-	mt.Eventually(t, 10*time.Second, "s1 leads", s1.Leader)
-	reg := prometheus.NewRegistry()
-	c2 := mt.ScheduleConfig(t, "s2")
-	c2.Registry = reg
-	s2, _ := mt.StartSchedule(t, cli, c2)
-	mt.StartAgent(t, cli, mt.AgentConfig(t, "a1", bs[0].Port()))
-	mt.StartAgent(t, cli, mt.AgentConfig(t, "a2", bs[0].Port()))
-	if _, ok := st.WaitAll(ips(bs), health.Up, 15*time.Second); !ok {
-		t.Fatal("not all UP")
-	}
+	ls := startLeaderAndStandby(t)
+	cli, bs, st, proxy, s2, c2, reg := ls.cli, ls.bs, ls.st, ls.proxy, ls.s2, ls.c2, ls.reg
 	ip := bs[0].IP()
 	key := mt.PutOverride(t, cli, ip, health.Override{Status: "DOWN", Reason: "maintenance", User: "alice"})
 	st.Wait(ip, health.Down, 10*time.Second)

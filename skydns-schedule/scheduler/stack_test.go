@@ -14,6 +14,7 @@ import (
 	"github.com/skydns/skydns/internal/health"
 	mt "github.com/skydns/skydns/internal/monitor/monitortest"
 	"github.com/skydns/skydns/internal/policy"
+	"github.com/skydns/skydns/skydns-schedule/scheduler"
 )
 
 func ips(bs []*mt.Backend) []netip.Addr {
@@ -149,25 +150,8 @@ func TestDeadAgentsTargetsAreReassigned(t *testing.T) {
 // over within the lease TTL and statuses keep moving; the old leader, back
 // on the network, is a standby and writes nothing.
 func TestLeaderKilledStandbyTakesOver(t *testing.T) {
-	etcd := etcdtest.Start(t)
-	cli := etcd.Client()
-	bs := mt.NewBackends(t, 2)
-	for _, b := range bs {
-		mt.PutRecord(t, cli, mt.Prefix, "web.skydns.local.", b.IP())
-	}
-	st := mt.WatchStatuses(t, cli, mt.Paths)
-	proxy := etcd.Proxy()
-	s1, _ := mt.StartSchedule(t, proxy.Client(t), mt.ScheduleConfig(t, "s1"))
-	mt.Eventually(t, 10*time.Second, "s1 leads", s1.Leader)
-	reg := prometheus.NewRegistry()
-	c2 := mt.ScheduleConfig(t, "s2")
-	c2.Registry = reg
-	s2, _ := mt.StartSchedule(t, cli, c2)
-	mt.StartAgent(t, cli, mt.AgentConfig(t, "a1", bs[0].Port()))
-	mt.StartAgent(t, cli, mt.AgentConfig(t, "a2", bs[0].Port()))
-	if _, ok := st.WaitAll(ips(bs), health.Up, 15*time.Second); !ok {
-		t.Fatal("not all UP")
-	}
+	ls := startLeaderAndStandby(t)
+	bs, st, proxy, s1, s2, c2, reg := ls.bs, ls.st, ls.proxy, ls.s1, ls.s2, ls.c2, ls.reg
 	if s2.Leader() {
 		t.Fatal("two leaders")
 	}
@@ -399,4 +383,41 @@ func TestHeartbeatWithoutLeaseIsNotAnAgent(t *testing.T) {
 	if _, ok := st.WaitAll(ips(bs[1:2]), health.Down, 15*time.Second); !ok {
 		t.Fatal("a killed backend stayed UP")
 	}
+}
+
+// leaderAndStandby is two backends of web.skydns.local, all UP: schedule
+// s1 leads through a proxy the test can cut, s2 stands by with its own
+// metrics, and two agents probe.
+type leaderAndStandby struct {
+	cli    *clientv3.Client
+	bs     []*mt.Backend
+	st     *mt.Statuses
+	proxy  *etcdtest.Proxy
+	s1, s2 *scheduler.Scheduler
+	c2     scheduler.Config
+	reg    *prometheus.Registry
+}
+
+func startLeaderAndStandby(t *testing.T) leaderAndStandby {
+	t.Helper()
+	etcd := etcdtest.Start(t)
+	cli := etcd.Client()
+	bs := mt.NewBackends(t, 2)
+	for _, b := range bs {
+		mt.PutRecord(t, cli, mt.Prefix, "web.skydns.local.", b.IP())
+	}
+	st := mt.WatchStatuses(t, cli, mt.Paths)
+	proxy := etcd.Proxy()
+	s1, _ := mt.StartSchedule(t, proxy.Client(t), mt.ScheduleConfig(t, "s1"))
+	mt.Eventually(t, 10*time.Second, "s1 leads", s1.Leader)
+	reg := prometheus.NewRegistry()
+	c2 := mt.ScheduleConfig(t, "s2")
+	c2.Registry = reg
+	s2, _ := mt.StartSchedule(t, cli, c2)
+	mt.StartAgent(t, cli, mt.AgentConfig(t, "a1", bs[0].Port()))
+	mt.StartAgent(t, cli, mt.AgentConfig(t, "a2", bs[0].Port()))
+	if _, ok := st.WaitAll(ips(bs), health.Up, 15*time.Second); !ok {
+		t.Fatal("not all UP")
+	}
+	return leaderAndStandby{cli: cli, bs: bs, st: st, proxy: proxy, s1: s1, s2: s2, c2: c2, reg: reg}
 }
