@@ -124,15 +124,18 @@ func TestBadValuesAndNestedZones(t *testing.T) {
 	put(t, cli, "/skydns/local/skydns/a/00000003", `{"type":"A","host":"not-an-ip"}`)
 	put(t, cli, "/skydns/local/skydns/sub/b/00000001", `{"host":"192.0.2.2"}`)
 	put(t, cli, "/skydns/local/skydnsx/c/00000001", `{"host":"192.0.2.3"}`)
+	put(t, cli, "/skydns/local/skydns/last/00000001", `{"host":"192.0.2.4"}`)
+	// Each zone has its own view: wait for the last key of each.
 	waitUntil(t, "nested", has(s, "b.sub.skydns.local.", "192.0.2.2"))
+	waitUntil(t, "parent", has(s, "last.skydns.local.", "192.0.2.4"))
 	if got := ipsAt(s, "a.skydns.local."); !slices.Equal(got, []string{"192.0.2.1"}) {
 		t.Fatalf("a = %v: bad values must be skipped, good ones kept", got)
 	}
 	if z := s.ZoneOf("b.sub.skydns.local."); z.Origin != "sub.skydns.local." {
 		t.Fatalf("b.sub is served by %s", z.Origin)
 	}
-	if s.zones[1].Len() != 1 {
-		t.Fatalf("the parent zone holds %d names, want only a (b belongs to sub)", s.zones[1].Len())
+	if s.zones[1].Len() != 2 {
+		t.Fatalf("the parent zone holds %d names, want a and last (b belongs to sub)", s.zones[1].Len())
 	}
 	if s.ZoneOf("c.skydnsx.local.") != nil {
 		t.Fatal("a sibling zone's key leaked in")
