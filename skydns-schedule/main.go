@@ -26,10 +26,11 @@ func run(ctx context.Context, cfg *config.Schedule, env daemon.Env) error {
 	if cfg.General.ForceLockTime > 0 {
 		env.Log.Info("force-lock-time is ignored: the leader lock is an etcd lease (lock-ttl)")
 	}
+	s := scheduler.New(env.Etcd, sc)
 	if addr := cfg.General.MetricsAddr; addr != "" {
-		if err := monitor.ServeMetrics(ctx, addr, reg, nil, env.Log); err != nil {
+		if err := monitor.ServeMetrics(ctx, addr, reg, s.Ready, env.Log); err != nil {
 			return err
 		}
 	}
-	return scheduler.New(env.Etcd, sc).Run(ctx)
+	return s.Run(ctx)
 }

@@ -42,7 +42,16 @@ func (s *Scheduler) lead(ctx context.Context, el *concurrency.Election) error {
 	s.m.leader.Set(1)
 	s.m.elections.Inc()
 	s.cfg.Log.Info("leading", "name", s.cfg.Name, "key", el.Key())
-	defer func() { s.leader.Store(false); s.m.leader.Set(0) }()
+	defer func() {
+		s.leader.Store(false)
+		// What only a leader computes is not this instance's to report
+		// any more: a former leader showing its last counts misleads.
+		s.m.leader.Set(0)
+		s.m.targets.Set(0)
+		s.m.agents.Set(0)
+		s.m.overrides.Set(0)
+		s.m.distrusted.Reset()
+	}()
 	l := &leader{
 		s: s, st: s.st,
 		guard:      clientv3.Compare(clientv3.CreateRevision(el.Key()), "=", el.Rev()),

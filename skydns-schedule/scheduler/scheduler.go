@@ -128,11 +128,40 @@ func New(cli *clientv3.Client, cfg Config) *Scheduler {
 	} {
 		s.views = append(s.views, etcdview.New(cli, v.prefix, v.h, o))
 	}
+	if cfg.Registry != nil {
+		cfg.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "skydns", Subsystem: "schedule", Name: "etcd_stale",
+			Help: "1 while etcd has not confirmed one of the scheduler's views recently; it works from the last state.",
+		}, s.etcdStale))
+	}
 	return s
 }
 
 // Leader reports whether this instance leads right now.
 func (s *Scheduler) Leader() bool { return s.leader.Load() }
+
+// Ready reports whether the scheduler could lead now: every etcd view has
+// loaded (records, statuses, reports, agents, jobs, overrides). A standby
+// is ready; like the other daemons it stays ready while etcd is briefly
+// away (skydns_schedule_etcd_stale says so).
+func (s *Scheduler) Ready() (bool, string) {
+	for _, v := range s.views {
+		if !v.Status().Loaded {
+			return false, "etcd views not loaded yet"
+		}
+	}
+	return true, ""
+}
+
+// etcdStale is 1 while any view is stale, for the metric.
+func (s *Scheduler) etcdStale() float64 {
+	for _, v := range s.views {
+		if v.Status().Stale {
+			return 1
+		}
+	}
+	return 0
+}
 
 // Run keeps the views and campaigns until ctx ends; while it leads, it
 // schedules. It steps down (resigns and revokes its lease, so that a

@@ -421,3 +421,46 @@ func startLeaderAndStandby(t *testing.T) leaderAndStandby {
 	}
 	return leaderAndStandby{cli: cli, bs: bs, st: st, proxy: proxy, s1: s1, s2: s2, c2: c2, reg: reg}
 }
+
+// /readyz and the metrics of a schedule that stops leading: ready once its
+// views have loaded; stale in the metric while etcd is away; a former
+// leader reports no targets or agents of its own.
+func TestReadyStaleAndFormerLeaderMetrics(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	cli := etcd.Client()
+	bs := mt.NewBackends(t, 2)
+	for _, b := range bs {
+		mt.PutRecord(t, cli, mt.Prefix, "web.skydns.local.", b.IP())
+	}
+	proxy := etcd.Proxy()
+	reg := prometheus.NewRegistry()
+	c1 := mt.ScheduleConfig(t, "s1")
+	c1.Registry = reg
+	s1 := scheduler.New(proxy.Client(t), c1)
+	if ok, _ := s1.Ready(); ok {
+		t.Fatal("ready before any view loaded")
+	}
+	p1 := mt.Go(t, s1.Run)
+	mt.StartAgent(t, cli, mt.AgentConfig(t, "a1", bs[0].Port()))
+	mt.Eventually(t, 10*time.Second, "s1 ready and leading", func() bool { ok, _ := s1.Ready(); return ok && s1.Leader() })
+	metric := func(name string) float64 { v, _ := mt.Metric(reg, name, nil); return v }
+	mt.Eventually(t, 10*time.Second, "the leader counts its targets", func() bool {
+		return metric("skydns_schedule_targets") == 2 && metric("skydns_schedule_agents") == 1
+	})
+	if v := metric("skydns_schedule_etcd_stale"); v != 0 {
+		t.Fatalf("etcd_stale = %v with etcd answering", v)
+	}
+
+	proxy.Cut()
+	mt.Eventually(t, 10*time.Second, "stale with etcd cut off", func() bool { return metric("skydns_schedule_etcd_stale") == 1 })
+	if ok, why := s1.Ready(); !ok {
+		t.Fatalf("not ready while etcd is away: %s", why)
+	}
+	mt.Eventually(t, 10*time.Second, "s1 lost the lead", func() bool { return !s1.Leader() })
+	if a, g := metric("skydns_schedule_agents"), metric("skydns_schedule_targets"); a != 0 || g != 0 {
+		t.Errorf("a former leader reports agents %v, targets %v; want 0", a, g)
+	}
+	proxy.Restore()
+	mt.Eventually(t, 20*time.Second, "current again", func() bool { return metric("skydns_schedule_etcd_stale") == 0 })
+	p1.Stop()
+}
