@@ -112,7 +112,7 @@ func apiserver(t *testing.T, bin string, etcdURL string) string {
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-account-key-file="+saPub, "--service-account-signing-key-file="+saKey,
 		"--authorization-mode=AlwaysAllow", "--token-auth-file="+tokens,
-		"--service-cluster-ip-range=10.96.0.0/24", "--endpoint-reconciler-type=none",
+		"--service-cluster-ip-range=203.0.113.0/24", "--endpoint-reconciler-type=none",
 	)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out

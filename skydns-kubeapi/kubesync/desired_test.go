@@ -36,7 +36,7 @@ func TestDesired(t *testing.T) {
 		s := &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"},
 			Spec: corev1.ServiceSpec{
-				Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.96.0.10", ClusterIPs: []string{"10.96.0.10"},
+				Type: corev1.ServiceTypeClusterIP, ClusterIP: "198.51.100.210", ClusterIPs: []string{"198.51.100.210"},
 				Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}, {Port: 53, Protocol: corev1.ProtocolUDP}},
 			},
 		}
@@ -65,7 +65,7 @@ func TestDesired(t *testing.T) {
 	}{
 		{"cluster IP only: nothing", svc(func(*corev1.Service) {}), nil, false, nil, nil, nil},
 		{"cluster IP published", svc(func(*corev1.Service) {}), nil, true,
-			[]string{"_http._tcp." + n + " SRV " + n + ":80", n + " A 10.96.0.10"}, []int{80}, nil},
+			[]string{"_http._tcp." + n + " SRV " + n + ":80", n + " A 198.51.100.210"}, []int{80}, nil},
 		{"external IPs and load balancer", svc(func(s *corev1.Service) {
 			s.Spec.Type = corev1.ServiceTypeLoadBalancer
 			s.Spec.ExternalIPs = []string{"198.51.100.1"}
@@ -119,7 +119,7 @@ func TestDesired(t *testing.T) {
 		}), nil, false, nil, nil, nil},
 		{"cluster IP by annotation", svc(func(s *corev1.Service) {
 			s.Annotations = map[string]string{"skydns.io/publish-cluster-ip": "true", "skydns.io/check-ports": "none"}
-		}), nil, false, []string{"_http._tcp." + n + " SRV " + n + ":80", n + " A 10.96.0.10"}, nil, nil},
+		}), nil, false, []string{"_http._tcp." + n + " SRV " + n + ":80", n + " A 198.51.100.210"}, nil, nil},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			d := desiredFor(tc.svc, tc.slices, "kube.local.", tc.clusterIP, meta{cluster: "c1", user: "h"})
