@@ -81,3 +81,15 @@ func TestPortsAsStrings(t *testing.T) {
 		t.Fatalf("Encode = %s, want numeric ports", b)
 	}
 }
+
+func TestDecodeStateAgreesWithDecode(t *testing.T) {
+	for _, in := range []string{`{"status":"UP"}`, `{"status":"down","since":"2026-01-02T03:04:05Z","ports":["80"]}`,
+		`{"status":"UP","ports":["http"]}`, `{"status":"MAYBE"}`, `{}`, `not json`, `{"status":7}`} {
+		s, err := Decode([]byte(in))
+		want, _ := s.State()
+		got, gerr := DecodeState([]byte(in))
+		if got != want || (gerr != nil) != (err != nil) {
+			t.Errorf("%s: DecodeState = %v, %v; Decode says %v, %v", in, got, gerr, want, err)
+		}
+	}
+}

@@ -44,9 +44,9 @@ func NewAddr(ip netip.Addr) Addr {
 	return Addr{ip: ip.As16(), v4: ip.Is4()}
 }
 
-func newAddr(ip netip.Addr, r record.Record, key uint64) Addr {
+func newAddr(ip netip.Addr, r record.Record) Addr {
 	a := NewAddr(ip)
-	a.TTL, a.Weight, a.Priority, a.Port, a.key = r.TTL, uint16(r.Weight), uint16(r.Priority), uint16(r.Port), key
+	a.TTL, a.Weight, a.Priority, a.Port = r.TTL, uint16(r.Weight), uint16(r.Priority), uint16(r.Port)
 	return a
 }
 

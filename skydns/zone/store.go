@@ -42,13 +42,13 @@ type Store struct {
 	// health is keyed by the 16-byte form of each IP: no pointers, so the
 	// garbage collector skips the map's keys.
 	health map[[16]byte]health.State
+	// healthIPs and healthDown count the map, kept under hmu's write lock
+	// so that a metrics scrape never walks the map under the lock every
+	// query reads through.
+	healthIPs, healthDown atomic.Int64
 
 	pmu      sync.RWMutex
 	policies map[string]*policy.Policy
-
-	// generation moves on every change of any kind: whatever is derived
-	// from the store (packed answers) is valid for one generation.
-	generation atomic.Uint64
 
 	views  []*etcdview.View
 	loaded atomic.Bool
@@ -145,21 +145,30 @@ func (s *Store) Policy(name string) *policy.Policy {
 	return p
 }
 
-// Generation changes whenever anything in the store does.
-func (s *Store) Generation() uint64 { return s.generation.Load() }
-
-func (s *Store) changed() { s.generation.Add(1) }
-
 // HealthCount returns how many IPs have a status, and how many are down.
 func (s *Store) HealthCount() (total, down int) {
-	s.hmu.RLock()
-	defer s.hmu.RUnlock()
-	for _, st := range s.health {
-		if st == health.Down {
-			down++
+	return int(s.healthIPs.Load()), int(s.healthDown.Load())
+}
+
+// setHealth records ip's state (Unknown removes it) and keeps the counts.
+// Under hmu's write lock.
+func (s *Store) setHealth(ip [16]byte, st health.State) {
+	old, had := s.health[ip]
+	if had {
+		s.healthIPs.Add(-1)
+		if old == health.Down {
+			s.healthDown.Add(-1)
 		}
 	}
-	return len(s.health), down
+	if st == health.Unknown {
+		delete(s.health, ip)
+		return
+	}
+	s.health[ip] = st
+	s.healthIPs.Add(1)
+	if st == health.Down {
+		s.healthDown.Add(1)
+	}
 }
 
 // Start begins keeping the store in step with etcd, until ctx ends; wait
@@ -178,7 +187,7 @@ func (s *Store) Start(ctx context.Context, cli *clientv3.Client) (wait func()) {
 	for _, z := range s.zones {
 		start(z.path, recordsHandler{z: z, log: s.log}, withPrev)
 	}
-	start(policy.Prefix(s.prefix), policyHandler{s}, withPrev)
+	start(policy.Prefix(s.prefix), policyHandler{s}, o)
 	start(s.statusPath, healthHandler{s}, o)
 	wg.Go(func() {
 		if s.Ready(ctx) {
@@ -238,34 +247,45 @@ func (s *Store) Status() Status {
 // healthHandler feeds the health map from the status keys.
 type healthHandler struct{ s *Store }
 
-func (h healthHandler) parse(key, value []byte) (netip.Addr, health.State, bool) {
+// parse reads a status key-value; value nil (a delete) reads the key only.
+// The server needs the status word alone, so only that is decoded.
+func (h healthHandler) parse(key, value []byte) ([16]byte, health.State, bool) {
 	ip, err := health.ParseKey(h.s.statusPath, string(key))
 	if err != nil {
-		return ip, health.Unknown, false
+		return [16]byte{}, health.Unknown, false
 	}
-	st, err := health.Decode(value)
+	if value == nil {
+		return ip.As16(), health.Unknown, true
+	}
+	st, err := health.DecodeState(value)
 	if err != nil {
 		h.s.log.Warn("health status ignored: bad value", "key", string(key), "err", err)
-		return ip, health.Unknown, true
 	}
-	state, _ := st.State()
-	return ip, state, true
+	return ip.As16(), st, true
 }
 
 func (h healthHandler) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
 	m := make(map[[16]byte]health.State)
+	var down int64
 	for kv, err := range kvs {
 		if err != nil {
 			return err
 		}
 		if ip, st, ok := h.parse(kv.Key, kv.Value); ok && st != health.Unknown {
-			m[ip.As16()] = st
+			if old, dup := m[ip]; dup && old == health.Down {
+				down-- // two spellings of one IP: the later wins
+			}
+			m[ip] = st
+			if st == health.Down {
+				down++
+			}
 		}
 	}
 	h.s.hmu.Lock()
 	h.s.health = m
+	h.s.healthIPs.Store(int64(len(m)))
+	h.s.healthDown.Store(down)
 	h.s.hmu.Unlock()
-	h.s.changed()
 	h.s.log.Info("health loaded", "ips", len(m), "revision", rev)
 	return nil
 }
@@ -273,27 +293,25 @@ func (h healthHandler) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) e
 func (h healthHandler) Apply(rev int64, events []*clientv3.Event) {
 	h.s.hmu.Lock()
 	for _, ev := range events {
-		ip, st, ok := h.parse(ev.Kv.Key, ev.Kv.Value)
-		if !ok {
-			continue
+		value := ev.Kv.Value
+		if ev.Type == clientv3.EventTypeDelete {
+			value = nil
 		}
-		if ev.Type == clientv3.EventTypeDelete || st == health.Unknown {
-			delete(h.s.health, ip.As16())
-		} else {
-			h.s.health[ip.As16()] = st
+		if ip, st, ok := h.parse(ev.Kv.Key, value); ok {
+			h.s.setHealth(ip, st)
 		}
 	}
 	h.s.hmu.Unlock()
-	h.s.changed()
 }
 
 // policyHandler feeds the per-name policies.
 type policyHandler struct{ s *Store }
 
+// parse reads a policy key-value; value nil (a delete) reads the key only.
 func (h policyHandler) parse(key, value []byte) (string, *policy.Policy, bool) {
 	name, err := policy.ParseKey(h.s.prefix, string(key))
-	if err != nil {
-		return "", nil, false
+	if err != nil || value == nil {
+		return name, nil, err == nil
 	}
 	p, err := policy.Decode(value)
 	if err != nil {
@@ -316,23 +334,25 @@ func (h policyHandler) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) e
 	h.s.pmu.Lock()
 	h.s.policies = m
 	h.s.pmu.Unlock()
-	h.s.changed()
 	return nil
 }
 
 func (h policyHandler) Apply(rev int64, events []*clientv3.Event) {
 	h.s.pmu.Lock()
 	for _, ev := range events {
-		name, p, ok := h.parse(ev.Kv.Key, ev.Kv.Value)
+		value := ev.Kv.Value
+		if ev.Type == clientv3.EventTypeDelete {
+			value = nil
+		}
+		name, p, ok := h.parse(ev.Kv.Key, value)
 		if !ok {
 			continue
 		}
-		if ev.Type == clientv3.EventTypeDelete || p == nil {
+		if p == nil {
 			delete(h.s.policies, name)
 		} else {
 			h.s.policies[name] = p
 		}
 	}
 	h.s.pmu.Unlock()
-	h.s.changed()
 }

@@ -103,7 +103,7 @@ func (h recordsHandler) parse(key, value []byte, quiet bool) (path string, a *Ad
 			return "", nil, nil, false
 		}
 		if ip := r.IP(); ip.IsValid() {
-			na := newAddr(ip, r, 0)
+			na := newAddr(ip, r)
 			a = &na
 		} else {
 			e = &Entry{Rec: r}
@@ -155,7 +155,6 @@ func (h recordsHandler) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) 
 	h.z.mu.Lock()
 	h.z.names, h.z.ents, h.z.ptr, h.z.rev = names, ents, ptr, rev
 	h.z.mu.Unlock()
-	h.z.store.changed()
 	h.log.Info("zone loaded", "zone", h.z.Origin, "names", len(names), "revision", rev)
 	return nil
 }
@@ -183,7 +182,6 @@ func (h recordsHandler) Apply(rev int64, events []*clientv3.Event) {
 	}
 	z.rev = rev
 	z.mu.Unlock()
-	z.store.changed()
 }
 
 // put and remove run under z.mu.

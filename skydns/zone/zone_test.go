@@ -1,9 +1,13 @@
 package zone
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,3 +166,46 @@ func TestHealthAndPolicy(t *testing.T) {
 	put(t, cli, "/skydns/policy/web.skydns.local", `{"mode":"bogus"}`)
 	waitUntil(t, "bad policy dropped", func() bool { return s.Policy("web.skydns.local.") == nil })
 }
+
+// Deleting a status or policy key is routine (the schedule drops the
+// status of an IP no record uses): it must not log a bad value, and the
+// health counts follow every change without a scan.
+func TestDeletesAreQuietAndCountsFollow(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client()
+	var logs syncBuffer
+	s := New(Options{Prefix: "/skydns", Zones: []string{"skydns.local"}, StatusPath: "/skydns/monitor/status/",
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), View: etcdview.Options{ProgressInterval: 100 * time.Millisecond}})
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := s.Start(ctx, cli)
+	t.Cleanup(func() { cancel(); wait() })
+	put(t, cli, "/skydns/monitor/status/192.0.2.1", `{"status":"DOWN"}`)
+	waitUntil(t, "loaded", s.Loaded)
+	put(t, cli, "/skydns/monitor/status/192.0.2.2", `{"status":"UP"}`)
+	put(t, cli, "/skydns/monitor/status/192.0.2.3", `{"status":"DOWN"}`)
+	put(t, cli, "/skydns/policy/web.skydns.local", `{"mode":"hold-one"}`)
+	waitUntil(t, "three statuses, two down", func() bool { n, d := s.HealthCount(); return n == 3 && d == 2 })
+	put(t, cli, "/skydns/monitor/status/192.0.2.3", `{"status":"UP"}`)
+	waitUntil(t, "one down", func() bool { n, d := s.HealthCount(); return n == 3 && d == 1 })
+	del(t, cli, "/skydns/monitor/status/192.0.2.1")
+	del(t, cli, "/skydns/policy/web.skydns.local")
+	waitUntil(t, "deleted", func() bool {
+		n, d := s.HealthCount()
+		return n == 2 && d == 0 && s.Policy("web.skydns.local.") == nil
+	})
+	if strings.Contains(logs.String(), "bad value") {
+		t.Fatalf("a delete was logged as a bad value:\n%s", logs.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
