@@ -39,13 +39,16 @@ func (h *Handler) key(c client) uint64 {
 // path and the fast path alike: health filter, all-down action, selection
 // and cap. It appends the chosen addresses to out. rcode is SERVFAIL when
 // the all-down action says so; an empty result with success is NODATA.
-func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (chosen []zone.Addr, pol *policy.Policy, mode policy.Mode, rcode int) {
+// down is the all-down action taken, empty when some address was healthy:
+// the caller that answers counts it, so that a fast path that gives up and
+// leaves the query to the reference path does not count it twice.
+func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (chosen []zone.Addr, pol *policy.Policy, mode policy.Mode, rcode int, down policy.AllDown) {
 	all := node.V4()
 	if v6 {
 		all = node.V6()
 	}
 	if len(all) == 0 {
-		return out, nil, policy.ModeDefault, dns.RcodeSuccess
+		return out, nil, policy.ModeDefault, dns.RcodeSuccess, ""
 	}
 	pol = h.store.Policy(node.Name)
 	var buf [16]zone.Addr
@@ -55,19 +58,19 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (cho
 		if pol != nil && pol.AllDown != policy.AllDownDefault {
 			action = pol.AllDown
 		}
-		h.metrics.allDown(action)
+		down = action
 		switch action {
 		case policy.AllDownNone:
-			return out, pol, policy.ModeDefault, dns.RcodeSuccess
+			return out, pol, policy.ModeDefault, dns.RcodeSuccess, down
 		case policy.AllDownServfail:
-			return out, pol, policy.ModeDefault, dns.RcodeServerFailure
+			return out, pol, policy.ModeDefault, dns.RcodeServerFailure, down
 		case policy.AllDownFallback:
 			healthy = fallback(buf[:0], pol, !v6)
 		default: // all: fail open, as if nothing had been checked
 			healthy = zone.AppendUnique(buf[:0], all)
 		}
 		if len(healthy) == 0 {
-			return out, pol, policy.ModeDefault, dns.RcodeSuccess
+			return out, pol, policy.ModeDefault, dns.RcodeSuccess, down
 		}
 	}
 
@@ -96,7 +99,7 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (cho
 	if limit > 0 && len(chosen) > limit {
 		chosen = chosen[:limit]
 	}
-	return chosen, pol, mode, dns.RcodeSuccess
+	return chosen, pol, mode, dns.RcodeSuccess, down
 }
 
 // addrTTL is the TTL of a chosen address: the record's (or the default),
@@ -112,7 +115,10 @@ func (h *Handler) addrTTL(a zone.Addr, pol *policy.Policy) uint32 {
 // addresses answers A or AAAA from node.
 func (h *Handler) addresses(q *query, owner string, node *zone.Node, qtype uint16) {
 	var out [16]zone.Addr
-	chosen, pol, mode, rcode := h.pick(out[:0], node, qtype == dns.TypeAAAA, q.who())
+	chosen, pol, mode, rcode, down := h.pick(out[:0], node, qtype == dns.TypeAAAA, q.who())
+	if down != "" {
+		h.metrics.allDown(down)
+	}
 	q.mode = mode
 	if rcode != dns.RcodeSuccess {
 		q.resp.Rcode = rcode

@@ -125,7 +125,7 @@ func (h *Handler) fast(out, pkt, scratch []byte, from netip.Addr) (resp []byte, 
 		return nil, false
 	}
 	var buf [16]zone.Addr
-	chosen, pol, mode, rcode := h.pick(buf[:0], node, wq.qtype == dns.TypeAAAA, client{addr: from})
+	chosen, pol, mode, rcode, down := h.pick(buf[:0], node, wq.qtype == dns.TypeAAAA, client{addr: from})
 	if rcode != dns.RcodeSuccess || len(chosen) == 0 {
 		return nil, false // SERVFAIL, NODATA: the reference path adds the SOA
 	}
@@ -145,6 +145,9 @@ func (h *Handler) fast(out, pkt, scratch []byte, from netip.Addr) (resp []byte, 
 		return nil, false // the reference path truncates and sets TC
 	}
 
+	if down != "" {
+		h.metrics.allDown(down) // answered here: the reference path will not count it
+	}
 	resp = out[:size]
 	copy(resp[0:2], pkt[0:2]) // ID
 	flags := uint16(0x8400)   // QR, AA

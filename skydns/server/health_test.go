@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/policy"
@@ -232,5 +233,42 @@ func TestHoldOne(t *testing.T) {
 	s3 := startServer(t, s.etcd, cfg)
 	if after := holdOneMapping(s3, "sticky.skydns.local.", clients); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatal("a restarted server maps clients differently")
+	}
+}
+
+// An all-down answer counts once per query, whichever path answers it and
+// over either transport: the fast path that gives up (SERVFAIL) leaves the
+// count to the reference path.
+func TestAllDownCountedOnce(t *testing.T) {
+	s := newHarness(t, defaultConfig())
+	s.addA("sf.skydns.local.", "192.0.2.71")
+	s.setPolicy("sf.skydns.local.", policy.Policy{AllDown: policy.AllDownServfail})
+	s.addA("open.skydns.local.", "192.0.2.72")
+	s.setStatus("192.0.2.72", "DOWN")
+	s.setStatus("192.0.2.71", "DOWN")
+	s.eventually("servfail", "sf.skydns.local.", dns.TypeA, func(m *dns.Msg) bool { return m.Rcode == dns.RcodeServerFailure })
+	s.eventually("fail open", "open.skydns.local.", dns.TypeA, sameIPs("192.0.2.72"))
+	count := func(a policy.AllDown) float64 {
+		var m dto.Metric
+		if err := s.h.metrics.allDowns.WithLabelValues(string(a)).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetCounter().GetValue()
+	}
+	for _, tc := range []struct {
+		name   string
+		action policy.AllDown
+		opts   []func(*dns.Msg, *dns.Client)
+	}{
+		{"sf.skydns.local.", policy.AllDownServfail, nil},
+		{"sf.skydns.local.", policy.AllDownServfail, []func(*dns.Msg, *dns.Client){overTCP}},
+		{"open.skydns.local.", policy.AllDownAll, nil},
+		{"open.skydns.local.", policy.AllDownAll, []func(*dns.Msg, *dns.Client){overTCP}},
+	} {
+		before := count(tc.action)
+		s.query(tc.name, dns.TypeA, tc.opts...)
+		if got := count(tc.action) - before; got != 1 {
+			t.Errorf("%s (%d options): all-down %s counted %v times, want 1", tc.name, len(tc.opts), tc.action, got)
+		}
 	}
 }
