@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
+	"github.com/skydns/skydns/internal/backoff"
 	"github.com/skydns/skydns/internal/health"
 )
 
@@ -59,8 +60,6 @@ func (s *Scheduler) lead(ctx context.Context, el *concurrency.Election) error {
 		distrusted: map[string]bool{},
 		orphans:    map[netip.Addr]time.Time{},
 	}
-	defer s.m.distrusted.Reset()
-	defer s.m.overrides.Set(0)
 	// Act only on a complete picture: a half-loaded view would look like
 	// records, agents or reports that vanished.
 	for _, v := range s.views {
@@ -79,6 +78,7 @@ func (s *Scheduler) lead(ctx context.Context, el *concurrency.Election) error {
 	expiry.Stop()
 	defer expiry.Stop()
 	full := true
+	retry := backoff.New() // between rounds while etcd writes fail
 	for {
 		err := l.step(ctx, full)
 		switch {
@@ -97,6 +97,7 @@ func (s *Scheduler) lead(ctx context.Context, el *concurrency.Election) error {
 		case err == nil && l.failing:
 			s.cfg.Log.Info("writing to etcd works again")
 			l.failing = false
+			retry = backoff.New()
 		}
 		full = false
 		s.st.mu.Lock()
@@ -117,13 +118,10 @@ func (s *Scheduler) lead(ctx context.Context, el *concurrency.Election) error {
 			}
 			s.st.mu.Unlock()
 		case <-s.kick:
-			if l.failing {
-				// Do not spin on etcd errors at the rate events arrive.
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(100 * time.Millisecond):
-				}
+			// Do not spin on etcd errors at the rate events arrive: every
+			// failed round is a full one.
+			if l.failing && !retry.Wait(ctx) {
+				return nil
 			}
 		case <-tick.C:
 			full = true
