@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/skydns/skydns/internal/record"
 	"github.com/skydns/skydns/skydns-kubeapi/apitypes"
 )
 
@@ -16,11 +16,11 @@ const timeFormat = "2006-01-02T15:04:05Z07:00"
 
 // overrideIP reads the address of -drain, -force-up or -undrain.
 func overrideIP(flag, s string) (string, error) {
-	ip, err := netip.ParseAddr(strings.TrimSpace(s))
-	if err != nil || ip.Zone() != "" {
+	ip, err := record.ParseIP(strings.TrimSpace(s))
+	if err != nil {
 		return "", usagef("-%s %q: not an IP address (an override is per address, e.g. -%s 192.0.2.1)", flag, s, flag)
 	}
-	return ip.Unmap().String(), nil
+	return ip.String(), nil
 }
 
 // parseUntil reads -until: an RFC 3339 time, or a duration from now.

@@ -158,11 +158,10 @@ func headless(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, name str
 				continue
 			}
 			for _, a := range ep.Addresses {
-				ip, err := netip.ParseAddr(a)
-				if err != nil || ip.Zone() != "" {
+				ip, err := record.ParseIP(a)
+				if err != nil {
 					continue
 				}
-				ip = ip.Unmap()
 				addAddr(name, ip)
 				label := store.IPLabel(ip)
 				if ep.Hostname != nil && *ep.Hostname != "" {
@@ -200,11 +199,10 @@ func serviceIPs(svc *corev1.Service, clusterIP bool) []netip.Addr {
 	var out []netip.Addr
 	seen := map[netip.Addr]bool{}
 	addStr := func(s string) {
-		ip, err := netip.ParseAddr(s)
-		if err != nil || ip.Zone() != "" || ip.IsUnspecified() {
+		ip, err := record.ParseIP(s)
+		if err != nil || ip.IsUnspecified() {
 			return
 		}
-		ip = ip.Unmap()
 		if !seen[ip] {
 			seen[ip] = true
 			out = append(out, ip)
