@@ -125,7 +125,7 @@ func run(ctx context.Context, cfg *config.API, env daemon.Env) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go logEtcdReachable(ctx, env)
+	go daemon.LogEtcdReachable(ctx, env)
 	var wg sync.WaitGroup
 	errc := make(chan error, len(tasks))
 	for name, f := range tasks {
@@ -193,32 +193,4 @@ type warnings struct{ log *slog.Logger }
 
 func (w warnings) HandleWarningHeaderWithContext(_ context.Context, code int, agent, text string) {
 	w.log.Warn("kubernetes API warning", "code", code, "agent", agent, "text", text)
-}
-
-// logEtcdReachable logs once etcd answers, so that an operator (and the
-// end-to-end test) can tell the daemon is connected; until then it warns
-// once and keeps trying, while the API serves what it has.
-func logEtcdReachable(ctx context.Context, env daemon.Env) {
-	warned := false
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := env.Etcd.Get(cctx, env.ProbeKey())
-		cancel()
-		if err == nil {
-			env.Log.Info("etcd reachable")
-			return
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if !warned {
-			env.Log.Warn("etcd not reachable yet; the client keeps trying", "err", err)
-			warned = true
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(2 * time.Second):
-		}
-	}
 }

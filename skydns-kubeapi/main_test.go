@@ -60,7 +60,7 @@ func start(t *testing.T, msg string, settings ...string) (addr string, logs *log
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, &cfg, daemon.Env{Log: log, Etcd: e.Client(), Endpoints: e.Endpoints()}) }()
+	go func() { done <- run(ctx, &cfg, daemon.Env{Log: log, Etcd: e.Client()}) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -628,12 +628,6 @@ func TestHelpers(t *testing.T) {
 	if err := (DNS{DNS: wantDNS.DNS, Stats: wantDNS.Stats, Etcd: e, Log: wantLog}).Validate(); err != nil {
 		t.Errorf("embedded: %v", err)
 	}
-	if f := (Log{Dir: "/var/log/skydns"}).File("skydns"); f != "/var/log/skydns/skydns.log" {
-		t.Errorf("File %q", f)
-	}
-	if f := (Log{}).File("skydns"); f != "" {
-		t.Errorf("File %q", f)
-	}
 	for in, want := range map[string]string{"debug": "DEBUG", "0": "DEBUG", "INFO": "INFO", "1": "INFO", "warn": "WARN", "warning": "WARN", "2": "WARN", "error": "ERROR", "3": "ERROR"} {
 		if got := (Log{Level: in}).SlogLevel().String(); got != want {
 			t.Errorf("level %q = %s, want %s", in, got, want)

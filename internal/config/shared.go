@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -121,14 +120,6 @@ func ParseLogLevel(s string) (slog.Level, error) {
 func (l Log) SlogLevel() slog.Level {
 	lv, _ := ParseLogLevel(l.Level)
 	return lv
-}
-
-// File is the log file of program, or "" for stdout.
-func (l Log) File(program string) string {
-	if l.Dir == "" {
-		return ""
-	}
-	return filepath.Join(l.Dir, program+".log")
 }
 
 func (l Log) check(p *problems, sec string) {

@@ -31,9 +31,6 @@ import (
 type Env struct {
 	Log  *slog.Logger
 	Etcd *clientv3.Client
-	// Endpoints are the etcd client URLs in use (the embedded server's when
-	// etcd-servers is embedded).
-	Endpoints []string
 	// Prefix is [Etcd] etcd-prefix.
 	Prefix string
 }
@@ -142,7 +139,7 @@ func run[C any](p Program[C], args []string, stderr io.Writer) (code int) {
 		return exitFailure
 	}
 	defer cli.Close()
-	env.Etcd, env.Endpoints, env.Prefix = cli, endpoints, etcdCfg.Prefix
+	env.Etcd, env.Prefix = cli, etcdCfg.Prefix
 
 	log.Info("starting", "version", version.Version, "config", flags.ConfigFile, "etcd", endpoints)
 	start := time.Now()
@@ -183,17 +180,38 @@ func onHangup(log *slog.Logger, f *logging.File) (stop func()) {
 	return func() { signal.Stop(hup); close(done) }
 }
 
-// WaitEtcd logs once etcd answers (or that it does not yet) and then waits
-// for ctx: the body of a daemon that has nothing else to do.
+// WaitEtcd logs once etcd answers and then waits for ctx: the body of a
+// daemon that has nothing else to do.
 func WaitEtcd(ctx context.Context, env Env) error {
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_, err := env.Etcd.Get(cctx, env.ProbeKey())
-	cancel()
-	if err != nil && ctx.Err() == nil {
-		env.Log.Warn("etcd not reachable yet; the client keeps trying", "err", err)
-	} else if err == nil {
-		env.Log.Info("etcd reachable")
-	}
+	LogEtcdReachable(ctx, env)
 	<-ctx.Done()
 	return nil
+}
+
+// LogEtcdReachable logs once etcd answers, so that an operator (and the
+// end-to-end tests) can tell the daemon is connected; until then it warns
+// once and keeps trying, while the daemon goes on with what it has.
+func LogEtcdReachable(ctx context.Context, env Env) {
+	warned := false
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := env.Etcd.Get(cctx, env.ProbeKey())
+		cancel()
+		if err == nil {
+			env.Log.Info("etcd reachable")
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if !warned {
+			env.Log.Warn("etcd not reachable yet; the client keeps trying", "err", err)
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
 }

@@ -208,15 +208,6 @@ func (s *Store) Prefix() string { return s.prefix }
 // Client is the etcd client the store reads and commits through.
 func (s *Store) Client() *clientv3.Client { return s.cli }
 
-// Zones are the mirrored zones, in the order given.
-func (s *Store) Zones() []string {
-	out := make([]string, len(s.zones))
-	for i, z := range s.zones {
-		out[i] = z.zone
-	}
-	return out
-}
-
 // zoneOf is the mirrored zone holding name, or nil.
 func (s *Store) zoneOf(name string) *zoneIndex {
 	for _, z := range s.zones {
