@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
@@ -126,12 +127,14 @@ func (s *udpServer) serve(c *net.UDPConn) {
 	in := make([]ipv4.Message, batch)
 	out := make([]ipv4.Message, batch)
 	outBufs := make([][]byte, batch)
+	outOOB := make([][]byte, batch)
 	for i := range in {
 		in[i].Buffers = [][]byte{make([]byte, 4096)}
 		outBufs[i] = make([]byte, int(s.h.cfg.MaxUDPSize))
 		out[i].Buffers = [][]byte{nil}
 		if s.pktinfo {
 			in[i].OOB = make([]byte, 128)
+			outOOB[i] = make([]byte, 0, 128)
 		}
 	}
 	scratch := make([]byte, 256)
@@ -156,7 +159,7 @@ func (s *udpServer) serve(c *net.UDPConn) {
 			from := ua.AddrPort().Addr().Unmap()
 			var oob []byte
 			if s.pktinfo {
-				oob = replyOOB(v4, m.OOB[:m.NN], &cm4, &cm6)
+				oob = replyOOB(outOOB[k][:0], v4, m.OOB[:m.NN], &cm4, &cm6)
 			}
 			if resp, ok := s.h.fast(outBufs[k][:0], pkt, scratch, from); ok {
 				out[k].Buffers[0] = resp
@@ -165,8 +168,10 @@ func (s *udpServer) serve(c *net.UDPConn) {
 				k++
 				continue
 			}
-			// The reference path keeps the packet beyond this batch.
+			// The reference path keeps the packet, and oob, beyond this
+			// batch: both are in buffers the next read reuses.
 			cp := append([]byte(nil), pkt...)
+			oob = append([]byte(nil), oob...)
 			s.slow.Go(func() { s.serveSlow(c, cp, ua, oob) })
 		}
 		for sent := 0; sent < k; {
@@ -180,9 +185,15 @@ func (s *udpServer) serve(c *net.UDPConn) {
 	}
 }
 
-// replyOOB returns the control message that sends a reply from the
-// address the query arrived at.
-func replyOOB(v4 bool, oob []byte, cm4 *ipv4.ControlMessage, cm6 *ipv6.ControlMessage) []byte {
+// replyOOB appends to dst the control message that sends a reply from the
+// address the query arrived at. The kernel's own packet-info message says
+// exactly that when sent back (in_pktinfo's spec_dst and ifindex,
+// in6_pktinfo's addr and ifindex), so the common case is a copy with no
+// allocation; anything else is parsed and built again.
+func replyOOB(dst []byte, v4 bool, oob []byte, cm4 *ipv4.ControlMessage, cm6 *ipv6.ControlMessage) []byte {
+	if onlyPktinfo(v4, oob) {
+		return append(dst, oob...)
+	}
 	if v4 {
 		if cm4.Parse(oob) != nil || cm4.Dst == nil {
 			return nil
@@ -193,6 +204,20 @@ func replyOOB(v4 bool, oob []byte, cm4 *ipv4.ControlMessage, cm6 *ipv6.ControlMe
 		return nil
 	}
 	return (&ipv6.ControlMessage{Src: cm6.Dst, IfIndex: cm6.IfIndex}).Marshal()
+}
+
+// onlyPktinfo reports whether oob holds one control message, IP_PKTINFO or
+// IPV6_PKTINFO, and nothing else.
+func onlyPktinfo(v4 bool, oob []byte) bool {
+	level, typ, size := unix.IPPROTO_IP, unix.IP_PKTINFO, unix.SizeofInet4Pktinfo
+	if !v4 {
+		level, typ, size = unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo
+	}
+	if len(oob) != unix.CmsgSpace(size) || len(oob) < unix.SizeofCmsghdr {
+		return false
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	return int(h.Level) == level && int(h.Type) == typ && int(h.Len) == unix.CmsgLen(size)
 }
 
 // serveSlow answers one datagram on the reference path.
