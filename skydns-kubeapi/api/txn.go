@@ -28,13 +28,19 @@ type tx struct {
 	cmps    []clientv3.Cmp
 	orElse  []clientv3.Op
 	guarded map[string]bool
+	// read holds each name's records as first read: one attempt plans on
+	// one view of a name (the guard is on that read's revision anyway),
+	// and a 100-address POST does not copy and sort the name 100 times.
+	// Callers only range over them.
+	read map[string][]store.Entry
 
 	puts map[string][]byte
 	dels map[string]bool
 }
 
 func newTx(s *store.Store) *tx {
-	return &tx{s: s, prefix: s.Prefix(), guarded: map[string]bool{}, puts: map[string][]byte{}, dels: map[string]bool{}}
+	return &tx{s: s, prefix: s.Prefix(), guarded: map[string]bool{}, read: map[string][]store.Entry{},
+		puts: map[string][]byte{}, dels: map[string]bool{}}
 }
 
 // records returns the records of name and guards them: the transaction
@@ -43,6 +49,9 @@ func newTx(s *store.Store) *tx {
 // the guard; planning from a record that has just gone is harmless: its
 // delete is a no-op and it can only make a conflict check stricter.)
 func (t *tx) records(name string) []store.Entry {
+	if entries, ok := t.read[name]; ok {
+		return entries
+	}
 	entries, rev, ok := t.s.Snapshot(name)
 	if !ok {
 		return nil // outside the mirrored zones: nothing to guard
@@ -60,6 +69,7 @@ func (t *tx) records(name string) []store.Entry {
 			clientv3.OpGet(p+"/", clientv3.WithPrefix(), clientv3.WithKeysOnly(),
 				clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortDescend), clientv3.WithLimit(1)))
 	}
+	t.read[name] = entries
 	return entries
 }
 
