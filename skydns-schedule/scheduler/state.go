@@ -316,12 +316,19 @@ func (h statusView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error 
 func (h statusView) Apply(_ int64, events []*clientv3.Event) {
 	s := h.s
 	s.mu.Lock()
+	changed := false
 	for _, ev := range events {
 		ip, e, ok := h.parse(ev.Kv)
 		if !ok {
 			continue
 		}
-		old := s.status[ip]
+		old, had := s.status[ip]
+		// The leader's own writes are in the state already (applyStatus,
+		// at the transaction's revision): coming back, they change nothing.
+		if ev.Type == clientv3.EventTypeDelete && !had ||
+			ev.Type != clientv3.EventTypeDelete && had && old.modRev == ev.Kv.ModRevision {
+			continue
+		}
 		if ev.Type == clientv3.EventTypeDelete {
 			delete(s.status, ip)
 			e = statusEntry{}
@@ -332,9 +339,12 @@ func (h statusView) Apply(_ int64, events []*clientv3.Event) {
 			s.dirtyTargets[ip] = struct{}{}
 		}
 		s.dirtyVotes[ip] = struct{}{}
+		changed = true
 	}
 	s.mu.Unlock()
-	s.onChange()
+	if changed {
+		s.onChange()
+	}
 }
 
 // ---- reports ----
@@ -487,23 +497,33 @@ func (h jobsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
 func (h jobsView) Apply(_ int64, events []*clientv3.Event) {
 	s := h.s
 	s.mu.Lock()
+	changed := false
 	for _, ev := range events {
 		agent, ip, err := s.paths.ParseJobKey(string(ev.Kv.Key))
 		if err != nil {
 			continue
 		}
+		cur, had := s.jobs[agent][ip]
 		if ev.Type == clientv3.EventTypeDelete {
+			if !had {
+				continue // our own delete, applied already (applyJobs)
+			}
 			deleteJob(s.jobs, s.holders, agent, ip)
 		} else {
+			if had && cur == string(ev.Kv.Value) {
+				continue // our own put, applied already
+			}
 			setJob(s.jobs, s.holders, agent, ip, string(ev.Kv.Value))
 		}
-		// Someone else's change to a job is undone by the next
-		// assignment; our own comes back here and changes nothing.
+		// Someone else's change to a job is undone by the next assignment.
 		s.dirtyTargets[ip] = struct{}{}
 		s.dirtyVotes[ip] = struct{}{}
+		changed = true
 	}
 	s.mu.Unlock()
-	s.onChange()
+	if changed {
+		s.onChange()
+	}
 }
 
 func setJob(jobs map[string]map[netip.Addr]string, holders map[netip.Addr]map[string]struct{}, agent string, ip netip.Addr, spec string) {
