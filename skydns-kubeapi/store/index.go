@@ -4,6 +4,7 @@ import (
 	"iter"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,12 +34,26 @@ type zoneIndex struct {
 	groupF func(string, record.Record) string
 	log    *slog.Logger
 
-	mu     sync.RWMutex
+	mu sync.RWMutex
+	zoneMaps
+	sorted  []pathName // names in key order; nil after a change of the names
+	changes uint64     // counts changes of the set of names
+}
+
+// zoneMaps are the indexes of a zone's records. Load builds a fresh set
+// outside the lock and swaps it in.
+type zoneMaps struct {
 	byKey  map[string]*Entry
-	byName map[string]map[string]*Entry
+	byName map[string]nameEntries
 	groups map[string]map[string]*Entry
 	byIP   map[netip.Addr]map[string]int // address -> names with records of it -> how many
-	sorted []pathName                    // names in key order; nil after a change
+}
+
+// nameEntries are the records of one name, with the name's path, worked
+// out once when the name first appears.
+type nameEntries struct {
+	path    string   // record.NamePath("", name), the sort key of listings
+	entries []*Entry // in key order; a name holds a few
 }
 
 // pathName is a name with its path, the sort key of listings.
@@ -46,16 +61,18 @@ type pathName struct{ path, name string }
 
 func newZoneIndex(prefix, zone string, group func(string, record.Record) string, log *slog.Logger) *zoneIndex {
 	z := &zoneIndex{prefix: prefix, zone: zone, path: record.NamePath(prefix, zone), groupF: group, log: log}
-	z.reset()
+	z.zoneMaps = newZoneMaps(0, 0)
 	return z
 }
 
-func (z *zoneIndex) reset() {
-	z.byKey = map[string]*Entry{}
-	z.byName = map[string]map[string]*Entry{}
-	z.groups = map[string]map[string]*Entry{}
-	z.byIP = map[netip.Addr]map[string]int{}
-	z.sorted = nil
+// newZoneMaps makes empty indexes sized for records entries of names names.
+func newZoneMaps(records, names int) zoneMaps {
+	return zoneMaps{
+		byKey:  make(map[string]*Entry, records),
+		byName: make(map[string]nameEntries, names),
+		groups: map[string]map[string]*Entry{},
+		byIP:   map[netip.Addr]map[string]int{},
+	}
 }
 
 // holds reports whether key lies in this zone's part of the tree.
@@ -84,22 +101,33 @@ func (z *zoneIndex) parse(kv *mvccpb.KeyValue) *Entry {
 	return &Entry{Key: key, Name: name, Record: r, ModRev: kv.ModRevision}
 }
 
-// Load implements etcdview.Handler.
+// Load implements etcdview.Handler. The indexes and the sorted names are
+// built outside the lock, which is held only to swap them in.
 func (z *zoneIndex) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
 	var fresh []*Entry
+	names, last := 0, ""
 	for kv, err := range kvs {
 		if err != nil {
 			return err
 		}
 		if e := z.parse(kv); e != nil {
 			fresh = append(fresh, e)
+			// Keys come in order, so a name's records mostly come
+			// together: this counts names closely enough to size a map.
+			if e.Name != last {
+				names, last = names+1, e.Name
+			}
 		}
 	}
-	z.mu.Lock()
-	z.reset()
+	m := newZoneMaps(len(fresh), names)
 	for _, e := range fresh {
-		z.add(e)
+		m.add(e, z.groupF)
 	}
+	sorted := sortNames(m.byName)
+	z.mu.Lock()
+	z.zoneMaps = m
+	z.sorted = sorted
+	z.changes++
 	z.mu.Unlock()
 	z.advance(rev)
 	return nil
@@ -109,79 +137,99 @@ func (z *zoneIndex) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) erro
 func (z *zoneIndex) Apply(rev int64, events []*clientv3.Event) {
 	z.mu.Lock()
 	for _, ev := range events {
-		z.remove(string(ev.Kv.Key))
+		gone, goneName := z.remove(string(ev.Kv.Key), z.groupF)
+		changed := gone
 		if ev.Type == clientv3.EventTypePut {
-			if e := z.parse(ev.Kv); e != nil {
-				z.add(e)
+			if e := z.parse(ev.Kv); e != nil && z.add(e, z.groupF) {
+				// A name whose record was replaced keeps its place.
+				changed = !gone || goneName != e.Name
 			}
+		}
+		if changed {
+			z.sorted = nil
+			z.changes++
 		}
 	}
 	z.mu.Unlock()
 	z.advance(rev)
 }
 
-func (z *zoneIndex) add(e *Entry) {
-	z.byKey[e.Key] = e
-	m := z.byName[e.Name]
-	if m == nil {
-		m = map[string]*Entry{}
-		z.byName[e.Name] = m
-		z.sorted = nil
+func byKey(a *Entry, key string) int { return strings.Compare(a.Key, key) }
+
+// add indexes e and reports whether its name is new.
+func (m *zoneMaps) add(e *Entry, groupF func(string, record.Record) string) (newName bool) {
+	m.byKey[e.Key] = e
+	ne, ok := m.byName[e.Name]
+	if !ok {
+		ne.path = record.NamePath("", e.Name)
 	}
-	m[e.Key] = e
+	if i, found := slices.BinarySearchFunc(ne.entries, e.Key, byKey); found {
+		ne.entries[i] = e
+	} else {
+		ne.entries = slices.Insert(ne.entries, i, e)
+	}
+	m.byName[e.Name] = ne
 	if ip := e.Record.IP(); ip.IsValid() {
-		names := z.byIP[ip]
+		names := m.byIP[ip]
 		if names == nil {
 			names = map[string]int{}
-			z.byIP[ip] = names
+			m.byIP[ip] = names
 		}
 		names[e.Name]++
 	}
-	if z.groupF != nil {
-		if g := z.groupF(e.Name, e.Record); g != "" {
-			gm := z.groups[g]
+	if groupF != nil {
+		if g := groupF(e.Name, e.Record); g != "" {
+			gm := m.groups[g]
 			if gm == nil {
 				gm = map[string]*Entry{}
-				z.groups[g] = gm
+				m.groups[g] = gm
 			}
 			gm[e.Key] = e
 		}
 	}
+	return !ok
 }
 
-func (z *zoneIndex) remove(key string) {
-	e, ok := z.byKey[key]
+// remove drops the entry of key, if any, and reports whether its name went
+// with it, and which name that was.
+func (m *zoneMaps) remove(key string, groupF func(string, record.Record) string) (gone bool, name string) {
+	e, ok := m.byKey[key]
 	if !ok {
-		return
+		return false, ""
 	}
-	delete(z.byKey, key)
-	if m := z.byName[e.Name]; m != nil {
-		delete(m, key)
-		if len(m) == 0 {
-			delete(z.byName, e.Name)
-			z.sorted = nil
+	delete(m.byKey, key)
+	if ne, ok := m.byName[e.Name]; ok {
+		if i := slices.Index(ne.entries, e); i >= 0 {
+			ne.entries = slices.Delete(ne.entries, i, i+1)
+		}
+		if len(ne.entries) == 0 {
+			delete(m.byName, e.Name)
+			gone = true
+		} else {
+			m.byName[e.Name] = ne
 		}
 	}
 	if ip := e.Record.IP(); ip.IsValid() {
-		if names := z.byIP[ip]; names != nil {
+		if names := m.byIP[ip]; names != nil {
 			if names[e.Name]--; names[e.Name] <= 0 {
 				delete(names, e.Name)
 			}
 			if len(names) == 0 {
-				delete(z.byIP, ip)
+				delete(m.byIP, ip)
 			}
 		}
 	}
-	if z.groupF != nil {
-		if g := z.groupF(e.Name, e.Record); g != "" {
-			if gm := z.groups[g]; gm != nil {
+	if groupF != nil {
+		if g := groupF(e.Name, e.Record); g != "" {
+			if gm := m.groups[g]; gm != nil {
 				delete(gm, key)
 				if len(gm) == 0 {
-					delete(z.groups, g)
+					delete(m.groups, g)
 				}
 			}
 		}
 	}
+	return gone, e.Name
 }
 
 func sortedEntries(m map[string]*Entry) []Entry {
@@ -196,9 +244,14 @@ func sortedEntries(m map[string]*Entry) []Entry {
 func (z *zoneIndex) snapshot(name string) ([]Entry, int64) {
 	z.mu.RLock()
 	defer z.mu.RUnlock()
+	es := z.byName[name].entries
+	out := make([]Entry, len(es))
+	for i, e := range es {
+		out[i] = *e
+	}
 	// The revision is read under the same lock as the records, so that a
 	// guard built from it covers exactly what was read.
-	return sortedEntries(z.byName[name]), z.current()
+	return out, z.current()
 }
 
 // namesOf returns the names with an A or AAAA record of ip.
@@ -228,21 +281,54 @@ func (z *zoneIndex) groupKeys() []string {
 	return out
 }
 
+// sortNames lists the names of byName in key order.
+func sortNames(byName map[string]nameEntries) []pathName {
+	list := listNames(byName)
+	sortPathNames(list)
+	return list
+}
+
+func listNames(byName map[string]nameEntries) []pathName {
+	out := make([]pathName, 0, len(byName))
+	for n, ne := range byName {
+		out = append(out, pathName{ne.path, n})
+	}
+	return out
+}
+
+// sortPathNames puts names in key order: by labels from the right, so a
+// zone's names come out grouped under their parents, and a page boundary
+// is stable however the names change meanwhile.
+func sortPathNames(list []pathName) {
+	slices.SortFunc(list, func(a, b pathName) int { return strings.Compare(a.path, b.path) })
+}
+
+// sortedNames returns the names in key order. After a change it copies the
+// names under the read lock and sorts them unlocked, so that neither
+// readers nor the watch wait on the sort; the list is kept only if no name
+// has come or gone meanwhile, and is served either way, being exact as of
+// when it was copied.
+func (z *zoneIndex) sortedNames() []pathName {
+	z.mu.RLock()
+	if sorted := z.sorted; sorted != nil {
+		z.mu.RUnlock()
+		return sorted
+	}
+	changes := z.changes
+	list := listNames(z.byName)
+	z.mu.RUnlock()
+	sortPathNames(list)
+	z.mu.Lock()
+	if z.changes == changes {
+		z.sorted = list
+	}
+	z.mu.Unlock()
+	return list
+}
+
 // names returns up to limit names after the name after, in key order.
 func (z *zoneIndex) names(after string, limit int) []string {
-	z.mu.Lock()
-	if z.sorted == nil {
-		// Names are listed in key order: by labels from the right, so a
-		// zone's names come out grouped under their parents, and a page
-		// boundary is stable however the names change meanwhile.
-		z.sorted = make([]pathName, 0, len(z.byName))
-		for n := range z.byName {
-			z.sorted = append(z.sorted, pathName{record.NamePath("", n), n})
-		}
-		sort.Slice(z.sorted, func(i, j int) bool { return z.sorted[i].path < z.sorted[j].path })
-	}
-	sorted := z.sorted
-	z.mu.Unlock()
+	sorted := z.sortedNames()
 	i := 0
 	if after != "" {
 		ap := record.NamePath("", after)
@@ -267,28 +353,24 @@ type PolicyEntry struct {
 	ModRev  int64
 }
 
-// policyIndex mirrors <prefix>/policy/. It is an etcdview.Handler.
+// policyIndex mirrors <prefix>/policy/, by lowercased name. It is an
+// etcdview.Handler.
 type policyIndex struct {
-	revTracker
+	keyedIndex[string, PolicyEntry]
 	root   string
 	prefix string
-	log    *slog.Logger
-
-	mu     sync.RWMutex
-	byName map[string]PolicyEntry
 }
 
 func newPolicyIndex(root string, log *slog.Logger) *policyIndex {
-	return &policyIndex{root: root, prefix: policy.Prefix(root), log: log, byName: map[string]PolicyEntry{}}
+	p := &policyIndex{root: root, prefix: policy.Prefix(root)}
+	p.init("policy", log, p.parseKey, p.parseValue, func(e PolicyEntry) string { return e.Key })
+	return p
 }
 
-func (p *policyIndex) parse(kv *mvccpb.KeyValue) (PolicyEntry, bool) {
+func (p *policyIndex) parseKey(key string) (string, error) { return policy.ParseKey(p.root, key) }
+
+func (p *policyIndex) parseValue(name string, kv *mvccpb.KeyValue) (PolicyEntry, bool) {
 	key := string(kv.Key)
-	name, err := policy.ParseKey(p.root, key)
-	if err != nil {
-		p.log.Debug("ignoring policy key", "key", key, "err", err)
-		return PolicyEntry{}, false
-	}
 	sp, err := DecodePolicy(kv.Value)
 	if err != nil {
 		// Kept, so that writers see the name is taken and readers can
@@ -299,143 +381,51 @@ func (p *policyIndex) parse(kv *mvccpb.KeyValue) (PolicyEntry, bool) {
 		Cluster: sp.Cluster, User: sp.User, ModRev: kv.ModRevision}, true
 }
 
-// Load implements etcdview.Handler.
-func (p *policyIndex) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
-	fresh := map[string]PolicyEntry{}
-	for kv, err := range kvs {
-		if err != nil {
-			return err
-		}
-		if e, ok := p.parse(kv); ok {
-			fresh[e.Name] = e
-		}
-	}
-	p.mu.Lock()
-	p.byName = fresh
-	p.mu.Unlock()
-	p.advance(rev)
-	return nil
-}
-
-// Apply implements etcdview.Handler.
-func (p *policyIndex) Apply(rev int64, events []*clientv3.Event) {
-	p.mu.Lock()
-	for _, ev := range events {
-		name, err := policy.ParseKey(p.root, string(ev.Kv.Key))
-		if err != nil {
-			continue
-		}
-		if ev.Type == clientv3.EventTypeDelete {
-			// Only drop the entry if it came from this very key: several
-			// spellings (trailing slash, case) map to one name.
-			if e, ok := p.byName[name]; ok && e.Key == string(ev.Kv.Key) {
-				delete(p.byName, name)
-			}
-			continue
-		}
-		if e, ok := p.parse(ev.Kv); ok {
-			p.byName[e.Name] = e
-		}
-	}
-	p.mu.Unlock()
-	p.advance(rev)
-}
-
 func (p *policyIndex) get(name string) (PolicyEntry, bool) {
 	e, ok, _ := p.snapshot(name)
 	return e, ok
 }
 
 func (p *policyIndex) snapshot(name string) (PolicyEntry, bool, int64) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	e, ok := p.byName[strings.ToLower(name)]
-	return e, ok, p.current()
+	return p.keyedIndex.snapshot(strings.ToLower(name))
 }
 
 func (p *policyIndex) owned(source, cluster string) []PolicyEntry {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	var out []PolicyEntry
-	for _, e := range p.byName {
-		if e.Source == source && e.Cluster == cluster {
-			out = append(out, e)
-		}
-	}
+	out := p.filter(func(e PolicyEntry) bool { return e.Source == source && e.Cluster == cluster })
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
 
-// healthIndex mirrors ip-monitor-path. It is an etcdview.Handler.
-type healthIndex struct {
-	revTracker
-	path string
-	log  *slog.Logger
+// healthEntry is the status of an IP with the key it came from.
+type healthEntry struct {
+	key    string
+	status health.Status
+}
 
-	mu   sync.RWMutex
-	byIP map[netip.Addr]health.Status
+// healthIndex mirrors ip-monitor-path, by IP. It is an etcdview.Handler.
+type healthIndex struct {
+	keyedIndex[netip.Addr, healthEntry]
+	path string
 }
 
 func newHealthIndex(path string, log *slog.Logger) *healthIndex {
-	return &healthIndex{path: path, log: log, byIP: map[netip.Addr]health.Status{}}
+	h := &healthIndex{path: path}
+	h.init("health", log, h.parseKey, h.parseValue, func(e healthEntry) string { return e.key })
+	return h
 }
 
-func (h *healthIndex) parse(kv *mvccpb.KeyValue) (netip.Addr, health.Status, bool) {
-	ip, err := health.ParseKey(h.path, string(kv.Key))
-	if err != nil {
-		return ip, health.Status{}, false
-	}
+func (h *healthIndex) parseKey(key string) (netip.Addr, error) { return health.ParseKey(h.path, key) }
+
+func (h *healthIndex) parseValue(_ netip.Addr, kv *mvccpb.KeyValue) (healthEntry, bool) {
 	st, err := health.Decode(kv.Value)
 	if err != nil {
 		h.log.Debug("undecodable health status", "key", string(kv.Key), "err", err)
-		return ip, health.Status{}, false
+		return healthEntry{}, false
 	}
-	return ip, st, true
-}
-
-// Load implements etcdview.Handler.
-func (h *healthIndex) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
-	fresh := map[netip.Addr]health.Status{}
-	for kv, err := range kvs {
-		if err != nil {
-			return err
-		}
-		if ip, st, ok := h.parse(kv); ok {
-			fresh[ip] = st
-		}
-	}
-	h.mu.Lock()
-	h.byIP = fresh
-	h.mu.Unlock()
-	h.advance(rev)
-	return nil
-}
-
-// Apply implements etcdview.Handler.
-func (h *healthIndex) Apply(rev int64, events []*clientv3.Event) {
-	h.mu.Lock()
-	for _, ev := range events {
-		ip, err := health.ParseKey(h.path, string(ev.Kv.Key))
-		if err != nil {
-			continue
-		}
-		if ev.Type == clientv3.EventTypeDelete {
-			delete(h.byIP, ip)
-			continue
-		}
-		if _, st, ok := h.parse(ev.Kv); ok {
-			h.byIP[ip] = st
-		} else {
-			delete(h.byIP, ip)
-		}
-	}
-	h.mu.Unlock()
-	h.advance(rev)
+	return healthEntry{key: string(kv.Key), status: st}, true
 }
 
 func (h *healthIndex) get(ip netip.Addr) (health.Status, bool) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	st, ok := h.byIP[ip.Unmap()]
-	return st, ok
+	e, ok, _ := h.snapshot(ip.Unmap())
+	return e.status, ok
 }
