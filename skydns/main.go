@@ -96,7 +96,7 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 		ServeUnchecked: cfg.DNS.ServeUnchecked, DefaultMode: mode, DefaultAllDown: policy.AllDown(cfg.DNS.AllDown),
 		MaxAnswers: cfg.DNS.MaxAnswers, ClientMaskV4: cfg.DNS.ClientMaskV4, ClientMaskV6: cfg.DNS.ClientMaskV6,
 		AllowRecursion: cfg.DNS.RecursionPrefixes(), Forwarder: fwd, ForwardTimeout: cfg.DNS.ForwardTimeout,
-		UDPReceiveBuffer: cfg.DNS.UDPRcvBuf,
+		UDPReceiveBuffer: cfg.DNS.UDPRcvBuf, MaxTCPConns: cfg.DNS.MaxTCPConns,
 	}, store, metrics)
 
 	dnsL, err := server.Listen(cfg.DNS.Addr, h)

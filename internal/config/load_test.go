@@ -37,6 +37,7 @@ var wantDNS = DNS{
 		AllDown:        "all",
 		UDPRcvBuf:      4 << 20,
 		ForwardTimeout: 2 * time.Second,
+		MaxTCPConns:    1000,
 	},
 	Stats: StatsSection{Addr: "127.0.0.1:9153"},
 	Etcd:  wantEtcd,

@@ -40,6 +40,9 @@ type Config struct {
 	// burst that arrives while the server is off its CPU waits instead of
 	// being dropped; 0: the kernel's default (about 208 KiB).
 	UDPReceiveBuffer int
+	// MaxTCPConns caps the TCP connections open at once; more are closed
+	// as soon as accepted. 0: 1000.
+	MaxTCPConns int
 }
 
 // Resolver answers a query for a name outside the zones.
@@ -64,6 +67,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.DefaultAllDown == policy.AllDownDefault {
 		c.DefaultAllDown = policy.AllDownAll
+	}
+	if c.MaxTCPConns <= 0 {
+		c.MaxTCPConns = defaultMaxTCPConns
 	}
 	if c.ForwardTimeout == 0 {
 		c.ForwardTimeout = 2 * time.Second
