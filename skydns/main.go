@@ -74,7 +74,7 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 	if len(upstreams) > 0 || len(stubs) > 0 {
 		f, err := forward.New(forward.Options{
 			Upstreams: upstreams, StubZones: stubs, Timeout: cfg.DNS.ForwardTimeout,
-			CacheSize: cfg.DNS.CacheSize, Registerer: reg, Logger: log,
+			CacheSize: cfg.DNS.CacheSize, MaxQueries: cfg.DNS.MaxForwardQ, Registerer: reg, Logger: log,
 		})
 		if err != nil {
 			return err

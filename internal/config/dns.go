@@ -41,6 +41,7 @@ type DNSSection struct {
 	UDPRcvBuf      int           `ini:"udp-receive-buffer" default:"4194304" help:"receive buffer of each UDP socket in bytes, so that a burst arriving while the server is off its CPU waits instead of being dropped; above net.core.rmem_max it needs root or CAP_NET_ADMIN, else the kernel caps it (the log says what was granted); 0: the kernel's default"`
 	ShutdownDelay  time.Duration `ini:"shutdown-delay" unit:"s" default:"0s" help:"on SIGTERM, how long to keep answering with /readyz at 503 before closing the listeners, so a load balancer or anycast health check drains the replica first; 0: stop at once"`
 	ForwardTimeout time.Duration `ini:"forward-timeout" unit:"s" default:"2s" help:"how long to wait for a forwarder or stub zone server"`
+	MaxForwardQ    int           `ini:"max-forward-queries" default:"1000" help:"most distinct questions on the wire to forwarders and stub zone servers at once (identical ones share one); a question needing one more is answered SERVFAIL at once (skydns_forward_busy_total)"`
 	MaxTCPConns    int           `ini:"max-tcp-connections" default:"1000" help:"most DNS-over-TCP connections open at once; one more is closed as soon as accepted (skydns_dns_tcp_refused_total); keep it well under the process's file descriptor limit"`
 }
 
@@ -87,6 +88,7 @@ func (c DNS) Validate() error {
 	checkMin(&p, sec, "max-answers", d.MaxAnswers, 0)
 	checkPositive(&p, sec, "forward-timeout", d.ForwardTimeout)
 	checkMin(&p, sec, "max-tcp-connections", d.MaxTCPConns, 1)
+	checkMin(&p, sec, "max-forward-queries", d.MaxForwardQ, 1)
 	if c.Fun.RandomOne && c.Fun.HoldOne {
 		p.add("Fun", "random-one", "cannot be true together with hone-one")
 	}

@@ -38,6 +38,7 @@ var wantDNS = DNS{
 		UDPRcvBuf:      4 << 20,
 		ForwardTimeout: 2 * time.Second,
 		MaxTCPConns:    1000,
+		MaxForwardQ:    1000,
 	},
 	Stats: StatsSection{Addr: "127.0.0.1:9153"},
 	Etcd:  wantEtcd,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/skydns/skydns/skydns/forward"
 )
 
 // value reads a counter or gauge.
@@ -310,4 +313,110 @@ func TestTCPAcceptBackoff(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not end the pause")
 	}
+}
+
+// silentUpstream is a UDP socket on 127.0.0.1 that reads queries and
+// never answers; it reports how many it got.
+func silentUpstream(t *testing.T) (addr string, got func() int) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+			mu.Lock()
+			n++
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { pc.Close(); <-done })
+	return pc.LocalAddr().String(), func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+// Against a silent upstream, distinct outside names take the forwarding
+// slots (max-forward-queries); a further distinct name gets SERVFAIL at
+// once, counted, while an identical one waits for the query on the wire
+// instead of sending another; names in the zones are answered throughout.
+func TestForwardBound(t *testing.T) {
+	up, upstreamGot := silentUpstream(t)
+	reg := prometheus.NewRegistry()
+	fwd, err := forward.New(forward.Options{Upstreams: []string{up}, Timeout: time.Minute, MaxQueries: 2, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig()
+	cfg.Forwarder = fwd
+	cfg.ForwardTimeout = time.Minute
+	cfg.AllowRecursion = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	s := newHarness(t, cfg)
+	t.Cleanup(func() { fwd.Close() })
+	s.addA("in.skydns.local.", "192.0.2.81")
+	s.eventually("loaded", "in.skydns.local.", dns.TypeA, sameIPs("192.0.2.81"))
+
+	// Two names on the wire; their clients give up after a second (the
+	// server's queries stay on the wire).
+	var wg sync.WaitGroup
+	for _, name := range []string{"one.example.org.", "two.example.org."} {
+		wg.Go(func() {
+			m := new(dns.Msg)
+			m.SetQuestion(name, dns.TypeA)
+			(&dns.Client{Timeout: time.Second}).Exchange(m, s.addr)
+		})
+	}
+	wg.Wait()
+	waitFor(t, "two queries upstream", func() bool { return upstreamGot() >= 2 })
+
+	for _, tc := range []struct {
+		name  string
+		qname string
+		rcode int // -1: no answer within the client's timeout
+	}{
+		{"a third outside name: SERVFAIL at once", "three.example.org.", dns.RcodeServerFailure},
+		{"another type of a name on the wire: a query of its own", "one.example.org.", dns.RcodeServerFailure},
+		{"a name on the wire: waits for it", "two.example.org.", -1},
+		{"a name in the zones", "in.skydns.local.", dns.RcodeSuccess},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := new(dns.Msg)
+			qtype := dns.TypeA
+			if tc.qname == "one.example.org." {
+				qtype = dns.TypeAAAA
+			}
+			m.SetQuestion(tc.qname, qtype)
+			r, _, err := (&dns.Client{Timeout: 500 * time.Millisecond}).Exchange(m, s.addr)
+			switch {
+			case tc.rcode == -1 && err == nil:
+				t.Fatalf("answered %v, want it to wait for the query on the wire", r)
+			case tc.rcode >= 0 && err != nil:
+				t.Fatalf("no answer: %v", err)
+			case tc.rcode >= 0 && r.Rcode != tc.rcode:
+				t.Fatalf("rcode %s, want %s", dns.RcodeToString[r.Rcode], dns.RcodeToString[tc.rcode])
+			}
+		})
+	}
+	if n := upstreamGot(); n != 2 {
+		t.Fatalf("the upstream got %d queries, want 2", n)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "skydns_forward_busy_total" {
+			if v := f.GetMetric()[0].GetCounter().GetValue(); v != 2 {
+				t.Fatalf("skydns_forward_busy_total %v, want 2", v)
+			}
+			return
+		}
+	}
+	t.Fatal("no skydns_forward_busy_total")
 }
