@@ -33,6 +33,7 @@ type DNSSection struct {
 	HealthTTLCap   time.Duration `ini:"health-ttl-cap" alias:"min-ttl" unit:"s" default:"10s" help:"highest TTL of answers whose IPs were filtered by health, so clients ask again soon after a change; 0: such answers are not cached"`
 	NegativeTTL    time.Duration `ini:"negative-ttl" unit:"s" default:"30s" help:"TTL of NXDOMAIN and NODATA answers (the SOA minimum)"`
 	AllowRecursion []string      `ini:"allow-recursion" sep:"," default:"127.0.0.0/8,::1/128" help:"client networks (CIDR or IP, comma-separated) that may use ex-nameservers and stub zones; empty: nobody"`
+	AllowPTR       []string      `ini:"allow-ptr" sep:"," default:"allow-recursion" help:"client networks (CIDR or IP, comma-separated) that get PTR answers for the zones' IPs, which list every name of an IP (a sweep of a reverse range lists the zone); the word allow-recursion stands for those networks; for other clients reverse names are outside the zones (forwarded if they may recurse, else REFUSED); empty: nobody"`
 	ServeUnchecked bool          `ini:"serve-unchecked" default:"true" help:"serve an IP that has no health status yet; false: serve only IPs reported up"`
 	ClientMaskV4   int           `ini:"client-mask-v4" default:"32" help:"prefix length that groups IPv4 clients for hone-one session persistence (0-32)"`
 	ClientMaskV6   int           `ini:"client-mask-v6" default:"128" help:"prefix length that groups IPv6 clients for hone-one session persistence (0-128)"`
@@ -80,6 +81,11 @@ func (c DNS) Validate() error {
 	for _, s := range d.AllowRecursion {
 		if _, err := prefix(s); err != nil {
 			p.add(sec, "allow-recursion", "%v", err)
+		}
+	}
+	for _, s := range d.AllowPTR {
+		if _, err := prefix(s); err != nil && s != "allow-recursion" {
+			p.add(sec, "allow-ptr", "%v (or the word allow-recursion)", err)
 		}
 	}
 	checkRange(&p, sec, "client-mask-v4", d.ClientMaskV4, 0, 32)
@@ -134,6 +140,20 @@ func (d DNSSection) RecursionPrefixes() []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range d.AllowRecursion {
 		if p, err := prefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// PTRPrefixes is allow-ptr parsed, the word allow-recursion replaced by
+// those networks. Entries Validate would refuse are dropped.
+func (d DNSSection) PTRPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range d.AllowPTR {
+		if s == "allow-recursion" {
+			out = append(out, d.RecursionPrefixes()...)
+		} else if p, err := prefix(s); err == nil {
 			out = append(out, p)
 		}
 	}

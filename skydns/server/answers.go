@@ -229,9 +229,11 @@ func splitTXT(s string) []string {
 	return append(out, s)
 }
 
-// reverse answers PTR for an IP that the zones serve.
-func (h *Handler) reverse(qname string, qtype uint16) ([]dns.RR, bool) {
-	if qtype != dns.TypePTR && qtype != dns.TypeANY {
+// reverse answers PTR for an IP that the zones serve, to a client in
+// allow-ptr: the answer lists every name of the IP, so a sweep of a
+// reverse range would list the zones.
+func (h *Handler) reverse(client netip.Addr, qname string, qtype uint16) ([]dns.RR, bool) {
+	if qtype != dns.TypePTR && qtype != dns.TypeANY || !contains(h.cfg.AllowPTR, client) {
 		return nil, false
 	}
 	ip, ok := ptrIP(qname)

@@ -29,6 +29,10 @@ type Config struct {
 	ClientMaskV6 int
 	// AllowRecursion lists the client networks that may use the forwarder.
 	AllowRecursion []netip.Prefix
+	// AllowPTR lists the client networks that get PTR answers for the
+	// zones' IPs; for others a reverse name is outside the zones. nil:
+	// nobody.
+	AllowPTR []netip.Prefix
 	// Forwarder resolves names outside the zones; nil: none.
 	Forwarder Resolver
 	// ForwardTimeout bounds one forwarded query.

@@ -420,3 +420,103 @@ func TestForwardBound(t *testing.T) {
 	}
 	t.Fatal("no skydns_forward_busy_total")
 }
+
+// Protocol details that are refused rather than answered: zone transfers,
+// obsolete meta-queries, malformed EDNS (RFC 6891 §6.1.1, RFC 7871
+// §7.1.2), over UDP and TCP, for names in the zones and outside.
+func TestProtocolRefusals(t *testing.T) {
+	s := newHarness(t, defaultConfig())
+	s.addA("p.skydns.local.", "192.0.2.82")
+	s.eventually("loaded", "p.skydns.local.", dns.TypeA, sameIPs("192.0.2.82"))
+	ecs := func(scope uint8) dns.EDNS0 {
+		return &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, SourceScope: scope, Address: net.IPv4(192, 0, 2, 0).To4()}
+	}
+	opt := func(owner string, options ...dns.EDNS0) *dns.OPT {
+		o := &dns.OPT{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeOPT}, Option: options}
+		o.SetUDPSize(1232)
+		return o
+	}
+	for _, tc := range []struct {
+		name  string
+		qname string
+		qtype uint16
+		edit  func(*dns.Msg)
+		rcode int
+	}{
+		{"AXFR of a zone", "skydns.local.", dns.TypeAXFR, nil, dns.RcodeRefused},
+		{"IXFR of a zone", "skydns.local.", dns.TypeIXFR, nil, dns.RcodeRefused},
+		{"AXFR outside the zones", "example.org.", dns.TypeAXFR, nil, dns.RcodeRefused},
+		{"MAILB", "p.skydns.local.", dns.TypeMAILB, nil, dns.RcodeNotImplemented},
+		{"MAILA", "p.skydns.local.", dns.TypeMAILA, nil, dns.RcodeNotImplemented},
+		{"two OPT records", "p.skydns.local.", dns.TypeA, func(m *dns.Msg) { m.Extra = []dns.RR{opt("."), opt(".")} }, dns.RcodeFormatError},
+		{"OPT with a non-root owner", "p.skydns.local.", dns.TypeA, func(m *dns.Msg) { m.Extra = []dns.RR{opt("skydns.local.")} }, dns.RcodeFormatError},
+		{"OPT in the answer section", "p.skydns.local.", dns.TypeA, func(m *dns.Msg) { m.Answer = []dns.RR{opt(".")} }, dns.RcodeFormatError},
+		{"OPT in the authority section", "p.skydns.local.", dns.TypeA, func(m *dns.Msg) { m.Ns = []dns.RR{opt(".")} }, dns.RcodeFormatError},
+		{"ECS with scope 24 in a query", "p.skydns.local.", dns.TypeA, func(m *dns.Msg) { m.Extra = []dns.RR{opt(".", ecs(24))} }, dns.RcodeFormatError},
+		{"ECS with scope 0: answered", "p.skydns.local.", dns.TypeA, func(m *dns.Msg) { m.Extra = []dns.RR{opt(".", ecs(0))} }, dns.RcodeSuccess},
+		{"one root OPT: answered", "p.skydns.local.", dns.TypeA, func(m *dns.Msg) { m.Extra = []dns.RR{opt(".")} }, dns.RcodeSuccess},
+	} {
+		for _, transport := range []string{"udp", "tcp"} {
+			t.Run(tc.name+"/"+transport, func(t *testing.T) {
+				r := s.query(tc.qname, tc.qtype, func(m *dns.Msg, c *dns.Client) {
+					c.Net = transport
+					if tc.edit != nil {
+						tc.edit(m)
+					}
+				})
+				if r.Rcode != tc.rcode {
+					t.Fatalf("rcode %s, want %s\n%v", dns.RcodeToString[r.Rcode], dns.RcodeToString[tc.rcode], r)
+				}
+				if tc.rcode != dns.RcodeSuccess && (len(r.Answer) != 0 || len(r.Ns) != 0) {
+					t.Fatalf("records with %s: %v", dns.RcodeToString[r.Rcode], r)
+				}
+				if tc.rcode == dns.RcodeFormatError && r.IsEdns0() != nil {
+					t.Fatalf("FORMERR for bad EDNS carries an OPT: %v", r)
+				}
+			})
+		}
+	}
+}
+
+// PTR answers list every name of an IP: only clients in allow-ptr get
+// them; for others a reverse name is outside the zones (REFUSED without
+// recursion).
+func TestPTRAllowed(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		allow []string
+		rcode int
+	}{
+		{"loopback allowed", []string{"127.0.0.0/8"}, dns.RcodeSuccess},
+		{"the client's own address", []string{"127.0.0.1"}, dns.RcodeSuccess},
+		{"another network", []string{"192.0.2.0/24"}, dns.RcodeRefused},
+		{"nobody", nil, dns.RcodeRefused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := defaultConfig()
+			cfg.AllowPTR = nil
+			for _, p := range tc.allow {
+				pp, err := netip.ParsePrefix(p)
+				if err != nil {
+					pp = netip.PrefixFrom(netip.MustParseAddr(p), 32)
+				}
+				cfg.AllowPTR = append(cfg.AllowPTR, pp)
+			}
+			s := newHarness(t, cfg)
+			s.addA("r.skydns.local.", "192.0.2.83")
+			s.eventually("loaded", "r.skydns.local.", dns.TypeA, sameIPs("192.0.2.83"))
+			for _, qtype := range []uint16{dns.TypePTR, dns.TypeANY} {
+				r := s.query("83.2.0.192.in-addr.arpa.", qtype)
+				if r.Rcode != tc.rcode {
+					t.Fatalf("%s: rcode %s, want %s", dns.TypeToString[qtype], dns.RcodeToString[r.Rcode], dns.RcodeToString[tc.rcode])
+				}
+				if tc.rcode == dns.RcodeSuccess && (len(r.Answer) != 1 || r.Answer[0].(*dns.PTR).Ptr != "r.skydns.local.") {
+					t.Fatalf("%s: %v", dns.TypeToString[qtype], r)
+				}
+				if tc.rcode != dns.RcodeSuccess && len(r.Answer) != 0 {
+					t.Fatalf("%s: names given to a client outside allow-ptr: %v", dns.TypeToString[qtype], r)
+				}
+			}
+		})
+	}
+}
