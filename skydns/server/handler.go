@@ -148,7 +148,7 @@ func (h *Handler) answer(q *query) *dns.Msg {
 		return resp
 	}
 	qname := strings.ToLower(question.Name)
-	z := h.store.ZoneOf(qname)
+	z := h.zoneOf(qname)
 	if z == nil {
 		if name, ok := h.reverse(q.client, qname, question.Qtype); ok {
 			resp.Authoritative = true
@@ -298,7 +298,7 @@ func (h *Handler) followCNAME(q *query, owner, qname, target string, ttl uint32,
 			return // a loop: the chain so far is the answer
 		}
 	}
-	if tz := h.store.ZoneOf(target); tz != nil {
+	if tz := h.zoneOf(target); tz != nil {
 		h.resolve(q, tz, target, target, qtype)
 		return
 	}
@@ -337,19 +337,38 @@ func (h *Handler) forward(q *query, question dns.Question) {
 	}
 }
 
+// zoneOf is the most specific zone that name (lower case, fully
+// qualified) is in, or nil. Names are compared label by label: a label on
+// the wire may hold a dot, presented as `\.`, and `evil\.skydns.local.` is
+// the label "evil.skydns" under local., not a name under skydns.local.
+// Only such names (rare, never on the fast path) take the slow walk.
+func (h *Handler) zoneOf(name string) *zone.Zone {
+	if strings.IndexByte(name, '\\') < 0 {
+		return h.store.ZoneOf(name)
+	}
+	for _, z := range h.store.Zones() { // most specific first
+		if dns.IsSubDomain(z.Origin, name) {
+			return z
+		}
+	}
+	return nil
+}
+
 // wildcard returns the node of the wildcard that covers a name that does
 // not exist (RFC 4592: the "*" child of the closest existing ancestor).
+// It steps up label by label, escaped dots staying inside their label.
 func (h *Handler) wildcard(z *zone.Zone, qname string) *zone.Node {
-	name := qname
-	for name != z.Origin {
-		i := strings.IndexByte(name, '.')
-		if i < 0 {
-			return nil
-		}
-		name = name[i+1:]
+	if qname == z.Origin {
+		return nil
+	}
+	for off, end := dns.NextLabel(qname, 0); !end; off, end = dns.NextLabel(qname, off) {
+		name := qname[off:]
 		if _, exists := z.Lookup(name); exists {
 			n, _ := z.Lookup("*." + name)
 			return n
+		}
+		if name == z.Origin {
+			return nil
 		}
 	}
 	return nil

@@ -520,3 +520,56 @@ func TestPTRAllowed(t *testing.T) {
 		})
 	}
 }
+
+// Names are compared label by label. A label on the wire may hold a dot
+// (presented `\.`): `evil\.skydns.local.` is the label "evil.skydns" under
+// local., outside the zones, and must get neither a wildcard of
+// skydns.local. nor an authoritative NXDOMAIN. A name with such a label
+// that is genuinely below a zone is answered as any name that does not
+// exist there (RFC 4592: a wildcard of its closest encloser covers it).
+func TestEscapedDotsInLabels(t *testing.T) {
+	s := newHarness(t, defaultConfig())
+	s.put("/skydns/local/skydns/*/00000001", `{"host":"192.0.2.84"}`)
+	s.addA("a.skydns.local.", "192.0.2.85")
+	s.addA("host.sub.skydns.local.", "192.0.2.86")
+	s.eventually("loaded", "host.sub.skydns.local.", dns.TypeA, sameIPs("192.0.2.86"))
+	s.eventually("wildcard loaded", "zz.skydns.local.", dns.TypeA, sameIPs("192.0.2.84"))
+	for _, tc := range []struct {
+		name   string
+		qname  string
+		rcode  int
+		aa     bool
+		answer []string
+		soa    string
+	}{
+		{"one label evil.skydns under local.", `evil\.skydns.local.`, dns.RcodeRefused, false, nil, ""},
+		{"one label x.other under test.", `x\.other.test.`, dns.RcodeRefused, false, nil, ""},
+		{"one label skydns.local under the root", `a.skydns\.local.`, dns.RcodeRefused, false, nil, ""},
+		{"escaped backslash, then a real dot: in the zone", `evil\\.skydns.local.`, dns.RcodeSuccess, true, []string{"192.0.2.84"}, ""},
+		{"one label a.b below skydns.local.: its wildcard", `a\.b.skydns.local.`, dns.RcodeSuccess, true, []string{"192.0.2.84"}, ""},
+		{"one label evil.sub below skydns.local., not in sub.", `evil\.sub.skydns.local.`, dns.RcodeSuccess, true, []string{"192.0.2.84"}, ""},
+		{"one label a.b below sub.skydns.local.: NXDOMAIN there", `a\.b.sub.skydns.local.`, dns.RcodeNameError, true, nil, "sub.skydns.local."},
+		{"below the one label a.skydns under local.", `x.a\.skydns.local.`, dns.RcodeRefused, false, nil, ""},
+		{"the plain name still answers", "a.skydns.local.", dns.RcodeSuccess, true, []string{"192.0.2.85"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.query(tc.qname, dns.TypeA)
+			if r.Rcode != tc.rcode || r.Authoritative != tc.aa {
+				t.Fatalf("rcode %s AA %v, want %s AA %v\n%v", dns.RcodeToString[r.Rcode], r.Authoritative,
+					dns.RcodeToString[tc.rcode], tc.aa, r)
+			}
+			if got := ips(r); len(got) != len(tc.answer) || len(got) > 0 && got[0] != tc.answer[0] {
+				t.Fatalf("answer %v, want %v", got, tc.answer)
+			}
+			soa := ""
+			for _, rr := range r.Ns {
+				if rr, ok := rr.(*dns.SOA); ok {
+					soa = rr.Hdr.Name
+				}
+			}
+			if soa != tc.soa {
+				t.Fatalf("SOA of %q, want %q", soa, tc.soa)
+			}
+		})
+	}
+}
