@@ -219,14 +219,26 @@ func (h *Handler) glue(q *query, target string) {
 	}
 }
 
-// splitTXT cuts text into the 255-octet strings a TXT record holds.
+// splitTXT cuts text into the 255-octet strings a TXT record holds, each
+// in the escaped form miekg/dns packs: the stored text is served byte for
+// byte, a backslash as a backslash (not the start of \DDD), wherever the
+// cut falls.
 func splitTXT(s string) []string {
 	var out []string
 	for len(s) > 255 {
-		out = append(out, s[:255])
+		out = append(out, escapeTXT(s[:255]))
 		s = s[255:]
 	}
-	return append(out, s)
+	return append(out, escapeTXT(s))
+}
+
+// escapeTXT doubles each backslash, the only byte miekg/dns's packing of
+// a character-string interprets.
+func escapeTXT(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, `\`, `\\`)
 }
 
 // reverse answers PTR for an IP that the zones serve, to a client in
