@@ -17,6 +17,7 @@ import (
 
 	"github.com/skydns/skydns/internal/config"
 	"github.com/skydns/skydns/internal/daemon"
+	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/skydns/forward"
 	"github.com/skydns/skydns/skydns/server"
@@ -117,13 +118,10 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 			dnsL.Shutdown(context.Background())
 			return err
 		}
-		httpSrv = &http.Server{
-			Handler: stats.Handler(stats.Options{
-				Gatherer: reg, Store: store, Metrics: metrics, Token: cfg.Stats.AuthToken, Start: time.Now(),
-				Ready: ready.Load,
-			}),
-			ReadHeaderTimeout: 5 * time.Second,
-		}
+		httpSrv = monitor.NewHTTPServer(stats.Handler(stats.Options{
+			Gatherer: reg, Store: store, Metrics: metrics, Token: cfg.Stats.AuthToken, Start: time.Now(),
+			Ready: ready.Load,
+		}), log)
 		go func() {
 			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("stats server", "err", err)

@@ -130,7 +130,13 @@ func (m *Metrics) observe(req, resp *dns.Msg, q *query, d time.Duration) {
 		if qtype == "" {
 			qtype = "other"
 		}
-		m.Top.Add(strings.ToLower(req.Question[0].Name))
+		// Refused, malformed and unimplemented queries name nothing we
+		// serve: counting them would let anyone fill the table.
+		switch resp.Rcode {
+		case dns.RcodeRefused, dns.RcodeFormatError, dns.RcodeNotImplemented:
+		default:
+			m.Top.Add(strings.ToLower(req.Question[0].Name))
+		}
 	}
 	m.requests.WithLabelValues(transport, qtype).Inc()
 	rcode := dns.RcodeToString[resp.Rcode]
