@@ -98,6 +98,7 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 		MaxAnswers: cfg.DNS.MaxAnswers, ClientMaskV4: cfg.DNS.ClientMaskV4, ClientMaskV6: cfg.DNS.ClientMaskV6,
 		AllowRecursion: cfg.DNS.RecursionPrefixes(), AllowPTR: cfg.DNS.PTRPrefixes(), Forwarder: fwd, ForwardTimeout: cfg.DNS.ForwardTimeout,
 		UDPReceiveBuffer: cfg.DNS.UDPRcvBuf, MaxTCPConns: cfg.DNS.MaxTCPConns,
+		MaxSlowQueries: cfg.DNS.MaxSlowQ,
 	}, store, metrics)
 
 	dnsL, err := server.Listen(cfg.DNS.Addr, h)

@@ -43,6 +43,7 @@ type DNSSection struct {
 	ShutdownDelay  time.Duration `ini:"shutdown-delay" unit:"s" default:"0s" help:"on SIGTERM, how long to keep answering with /readyz at 503 before closing the listeners, so a load balancer or anycast health check drains the replica first; 0: stop at once"`
 	ForwardTimeout time.Duration `ini:"forward-timeout" unit:"s" default:"2s" help:"how long to wait for a forwarder or stub zone server"`
 	MaxForwardQ    int           `ini:"max-forward-queries" default:"1000" help:"most distinct questions on the wire to forwarders and stub zone servers at once (identical ones share one); a question needing one more is answered SERVFAIL at once (skydns_forward_busy_total)"`
+	MaxSlowQ       int           `ini:"max-concurrent-queries" default:"10000" help:"most UDP queries answered at once off the fast path (each may wait for a forwarder); a datagram beyond is dropped unanswered (skydns_dns_udp_dropped_total) and the client retries; TCP is bounded by max-tcp-connections"`
 	MaxTCPConns    int           `ini:"max-tcp-connections" default:"1000" help:"most DNS-over-TCP connections open at once; one more is closed as soon as accepted (skydns_dns_tcp_refused_total); keep it well under the process's file descriptor limit"`
 }
 
@@ -95,6 +96,7 @@ func (c DNS) Validate() error {
 	checkPositive(&p, sec, "forward-timeout", d.ForwardTimeout)
 	checkMin(&p, sec, "max-tcp-connections", d.MaxTCPConns, 1)
 	checkMin(&p, sec, "max-forward-queries", d.MaxForwardQ, 1)
+	checkMin(&p, sec, "max-concurrent-queries", d.MaxSlowQ, 1)
 	if c.Fun.RandomOne && c.Fun.HoldOne {
 		p.add("Fun", "random-one", "cannot be true together with hone-one")
 	}

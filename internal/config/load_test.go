@@ -41,6 +41,7 @@ var wantDNS = DNS{
 		ForwardTimeout: 2 * time.Second,
 		MaxTCPConns:    1000,
 		MaxForwardQ:    1000,
+		MaxSlowQ:       10000,
 	},
 	Stats: StatsSection{Addr: "127.0.0.1:9153"},
 	Etcd:  wantEtcd,

@@ -47,6 +47,10 @@ type Config struct {
 	// MaxTCPConns caps the TCP connections open at once; more are closed
 	// as soon as accepted. 0: 1000.
 	MaxTCPConns int
+	// MaxSlowQueries caps the UDP queries on the reference path at once
+	// (each a goroutine, which may wait for a forwarder); a datagram
+	// beyond is dropped. 0: 10000.
+	MaxSlowQueries int
 }
 
 // Resolver answers a query for a name outside the zones.
@@ -57,6 +61,10 @@ type Resolver interface {
 const (
 	defaultMaxUDP = 1232
 	maxCNAMEDepth = 8
+	// defaultMaxSlowQueries: ten thousand goroutines are some 80 MB at
+	// worst, and ten times the default max-forward-queries, so that
+	// waiting on the forwarder alone does not fill them.
+	defaultMaxSlowQueries = 10000
 )
 
 func (c *Config) setDefaults() {
@@ -74,6 +82,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxTCPConns <= 0 {
 		c.MaxTCPConns = defaultMaxTCPConns
+	}
+	if c.MaxSlowQueries <= 0 {
+		c.MaxSlowQueries = defaultMaxSlowQueries
 	}
 	if c.ForwardTimeout == 0 {
 		c.ForwardTimeout = 2 * time.Second

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -672,5 +673,71 @@ func TestTXTVerbatim(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// UDP queries off the fast path are capped (max-concurrent-queries): with
+// the cap taken by queries waiting on a silent upstream, further such
+// datagrams are dropped and counted, while plain A queries, answered on
+// the fast path, are answered throughout.
+func TestSlowPathBound(t *testing.T) {
+	up, upstreamGot := silentUpstream(t)
+	fwd, err := forward.New(forward.Options{Upstreams: []string{up}, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig()
+	cfg.Forwarder = fwd
+	cfg.ForwardTimeout = time.Minute
+	cfg.AllowRecursion = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	cfg.MaxSlowQueries = 5
+	s := newHarness(t, cfg)
+	l, err := Listen("127.0.0.1:0", s.h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Shutdown(context.Background()) })
+	t.Cleanup(func() { fwd.Close() }) // first: frees the waiting queries
+	s.addA("fast.skydns.local.", "192.0.2.88")
+	s.eventually("loaded", "fast.skydns.local.", dns.TypeA, sameIPs("192.0.2.88"))
+
+	c, err := net.Dial("udp", l.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	send := func(name string, qtype uint16) {
+		m := new(dns.Msg)
+		m.SetQuestion(name, qtype)
+		b, _ := m.Pack()
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		send(fmt.Sprintf("wait%d.example.org.", i), dns.TypeA)
+	}
+	waitFor(t, "five queries waiting upstream", func() bool { return upstreamGot() == 5 && l.udp.inSlow.Load() == 5 })
+	for _, tc := range []struct {
+		name  string
+		qtype uint16
+	}{
+		{"more.example.org.", dns.TypeA},
+		{"fast.skydns.local.", dns.TypeTXT},    // NODATA: the reference path
+		{"nope.skydns.local.", dns.TypeA},      // NXDOMAIN: the reference path
+		{`odd\.name.skydns.local.`, dns.TypeA}, // escaped: the reference path
+	} {
+		send(tc.name, tc.qtype)
+	}
+	waitFor(t, "four dropped", func() bool { return value(t, s.h.metrics.udpDropped) == 4 })
+	// The fast path needs no slot.
+	m := new(dns.Msg)
+	m.SetQuestion("fast.skydns.local.", dns.TypeA)
+	r, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(m, l.Addr())
+	if err != nil || !sameIPs("192.0.2.88")(r) {
+		t.Fatalf("fast path with the reference path full: %v %v", r, err)
+	}
+	if n := upstreamGot(); n != 5 {
+		t.Fatalf("the upstream got %d queries, want 5", n)
 	}
 }

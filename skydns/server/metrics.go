@@ -26,6 +26,9 @@ type Metrics struct {
 	tcpConns        prometheus.Gauge
 	tcpRefused      prometheus.Counter
 	tcpAcceptErrors prometheus.Counter
+	// udpDropped counts datagrams dropped with max-concurrent-queries
+	// on the reference path.
+	udpDropped prometheus.Counter
 	// Top counts queries per name for /skydns/stats/top.
 	Top  *TopNames
 	fast fastCounters
@@ -69,10 +72,13 @@ func NewMetrics(reg prometheus.Registerer, store *zone.Store) *Metrics {
 		tcpAcceptErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "skydns_dns_tcp_accept_errors_total", Help: "Failed TCP accepts (file descriptors exhausted, say), each followed by a pause of up to 1s.",
 		}),
+		udpDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "skydns_dns_udp_dropped_total", Help: "UDP queries dropped unanswered, max-concurrent-queries being answered off the fast path.",
+		}),
 		Top: NewTopNames(10000),
 	}
 	reg.MustRegister(m.requests, m.responses, m.duration, m.selections, m.allDowns, m.forwardErrors, m.writeErrors,
-		m.tcpConns, m.tcpRefused, m.tcpAcceptErrors)
+		m.tcpConns, m.tcpRefused, m.tcpAcceptErrors, m.udpDropped)
 	if store != nil {
 		registerStore(reg, store)
 	}
