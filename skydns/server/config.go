@@ -47,6 +47,11 @@ type Config struct {
 	// MaxTCPConns caps the TCP connections open at once; more are closed
 	// as soon as accepted. 0: 1000.
 	MaxTCPConns int
+	// TCPReadTimeout is how long a new TCP connection has to deliver its
+	// first whole message, TCPIdleTimeout how long it may then wait for
+	// the next. 0: 2s and 10s.
+	TCPReadTimeout time.Duration
+	TCPIdleTimeout time.Duration
 	// MaxSlowQueries caps the UDP queries on the reference path at once
 	// (each a goroutine, which may wait for a forwarder); a datagram
 	// beyond is dropped. 0: 10000.
@@ -82,6 +87,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxTCPConns <= 0 {
 		c.MaxTCPConns = defaultMaxTCPConns
+	}
+	if c.TCPReadTimeout <= 0 {
+		c.TCPReadTimeout = defaultTCPReadTimeout
+	}
+	if c.TCPIdleTimeout <= 0 {
+		c.TCPIdleTimeout = defaultTCPIdleTimeout
 	}
 	if c.MaxSlowQueries <= 0 {
 		c.MaxSlowQueries = defaultMaxSlowQueries

@@ -124,6 +124,10 @@ func TestTCPReadAsItArrives(t *testing.T) {
 func TestTCPHostileClients(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.MaxTCPConns = 400
+	// Long enough that no connection times out while the test fills the
+	// server, however loaded the machine; part 4 shortens it.
+	cfg.TCPReadTimeout = time.Minute
+	cfg.TCPIdleTimeout = time.Minute
 	s := newHarness(t, cfg)
 	s.addA("t.skydns.local.", "192.0.2.80")
 	s.eventually("loaded", "t.skydns.local.", dns.TypeA, sameIPs("192.0.2.80"))
@@ -178,8 +182,8 @@ func TestTCPHostileClients(t *testing.T) {
 	conns = nil
 	waitFor(t, "hostile connections closed", func() bool { return value(t, m.tcpConns) == 0 })
 
-	// 2. Fill the cap with connections that asked once and now idle (10 s
-	// idle timeout), then one more: closed at once, counted.
+	// 2. Fill the cap with connections that asked once and now idle, then
+	// one more: closed at once, counted.
 	for range cfg.MaxTCPConns {
 		c := dial()
 		conns = append(conns, c)
@@ -218,9 +222,18 @@ func TestTCPHostileClients(t *testing.T) {
 		t.Fatalf("TCP query after the flood: %v", r)
 	}
 
-	// 4. A message trickled byte by byte is cut off at the read timeout:
-	// the connection ends long before the trickle would.
-	c := dial()
+	// 4. A message trickled byte by byte is cut off at the read timeout
+	// (here 1 s): the connection ends long before the trickle would.
+	cfg.TCPReadTimeout = time.Second
+	short, err := Listen("127.0.0.1:0", NewHandler(cfg, s.store, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Shutdown(context.Background())
+	c, err := net.DialTimeout("tcp", short.Addr(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer c.Close()
 	wire, _ := q.Pack()
 	framed := binary.BigEndian.AppendUint16(nil, uint16(len(wire)))
@@ -397,7 +410,13 @@ func TestForwardBound(t *testing.T) {
 				qtype = dns.TypeAAAA
 			}
 			m.SetQuestion(tc.qname, qtype)
-			r, _, err := (&dns.Client{Timeout: 500 * time.Millisecond}).Exchange(m, s.addr)
+			// An answer is waited for as long as a loaded machine may take;
+			// a wait is judged after half a second.
+			timeout := 10 * time.Second
+			if tc.rcode == -1 {
+				timeout = 500 * time.Millisecond
+			}
+			r, _, err := (&dns.Client{Timeout: timeout}).Exchange(m, s.addr)
 			switch {
 			case tc.rcode == -1 && err == nil:
 				t.Fatalf("answered %v, want it to wait for the query on the wire", r)

@@ -53,7 +53,7 @@ func Listen(addr string, h *Handler) (*Listener, error) {
 	l.tcpReader = &tcpReader{}
 	l.tcp = &dns.Server{
 		Listener: newTCPListener(ln, h.cfg.MaxTCPConns, h.metrics), Handler: h,
-		ReadTimeout: tcpReadTimeout, IdleTimeout: func() time.Duration { return tcpIdleTimeout },
+		ReadTimeout: h.cfg.TCPReadTimeout, IdleTimeout: func() time.Duration { return h.cfg.TCPIdleTimeout },
 		DecorateReader: func(dns.Reader) dns.Reader { return l.tcpReader },
 	}
 	started := make(chan struct{}, 1)

@@ -19,12 +19,12 @@ const (
 	// idle timeout serve thousands of such retries a second, and with a
 	// goroutine and at most one 64 KiB message each stay under 100 MB.
 	defaultMaxTCPConns = 1000
-	// tcpReadTimeout is how long a new connection has to deliver its first
-	// whole message, and tcpIdleTimeout how long it may then wait for the
-	// next one. Each message must arrive whole within it: a client that
-	// trickles bytes is cut off, not waited for.
-	tcpReadTimeout = 2 * time.Second
-	tcpIdleTimeout = 10 * time.Second
+	// defaultTCPReadTimeout is how long a new connection has to deliver
+	// its first whole message, and defaultTCPIdleTimeout how long it may
+	// then wait for the next one. Each message must arrive whole within
+	// it: a client that trickles bytes is cut off, not waited for.
+	defaultTCPReadTimeout = 2 * time.Second
+	defaultTCPIdleTimeout = 10 * time.Second
 	// tcpFirstRead is what a message gets before its bytes have arrived;
 	// the buffer then doubles with what does arrive, up to the length the
 	// client announced: the announced length alone buys nothing.
