@@ -49,9 +49,11 @@ type Config struct {
 	MaxTCPConns int
 	// TCPReadTimeout is how long a new TCP connection has to deliver its
 	// first whole message, TCPIdleTimeout how long it may then wait for
-	// the next. 0: 2s and 10s.
-	TCPReadTimeout time.Duration
-	TCPIdleTimeout time.Duration
+	// the next, TCPWriteTimeout how long an answer may take to leave (a
+	// client that does not read is then cut off). 0: 2s, 10s and 2s.
+	TCPReadTimeout  time.Duration
+	TCPIdleTimeout  time.Duration
+	TCPWriteTimeout time.Duration
 	// MaxSlowQueries caps the UDP queries on the reference path at once
 	// (each a goroutine, which may wait for a forwarder); a datagram
 	// beyond is dropped. 0: 10000.
@@ -93,6 +95,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.TCPIdleTimeout <= 0 {
 		c.TCPIdleTimeout = defaultTCPIdleTimeout
+	}
+	if c.TCPWriteTimeout <= 0 {
+		c.TCPWriteTimeout = defaultTCPWriteTimeout
 	}
 	if c.MaxSlowQueries <= 0 {
 		c.MaxSlowQueries = defaultMaxSlowQueries

@@ -302,7 +302,7 @@ func TestTCPAcceptBackoff(t *testing.T) {
 	a, b := net.Pipe()
 	defer b.Close()
 	f := &fakeListener{fails: 5, closed: make(chan struct{}), conn: a}
-	l := newTCPListener(f, 10, m)
+	l := newTCPListener(f, 10, time.Second, m)
 	start := time.Now()
 	c, err := l.Accept()
 	if err != nil {
@@ -318,7 +318,7 @@ func TestTCPAcceptBackoff(t *testing.T) {
 	}
 
 	f2 := &fakeListener{fails: 1 << 30, closed: make(chan struct{})}
-	l2 := newTCPListener(f2, 10, m)
+	l2 := newTCPListener(f2, 10, time.Second, m)
 	done := make(chan error, 1)
 	go func() { _, err := l2.Accept(); done <- err }()
 	waitFor(t, "pausing", func() bool { f2.mu.Lock(); defer f2.mu.Unlock(); return f2.calls >= 3 })
@@ -758,5 +758,57 @@ func TestSlowPathBound(t *testing.T) {
 	}
 	if n := upstreamGot(); n != 5 {
 		t.Fatalf("the upstream got %d queries, want 5", n)
+	}
+}
+
+// A TCP client that sends queries and never reads the answers is cut off
+// once an answer cannot leave within the write timeout, giving its slot
+// back, instead of holding it with a write blocked for ever.
+func TestTCPClientThatDoesNotRead(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.TCPWriteTimeout = 500 * time.Millisecond
+	cfg.TCPIdleTimeout = time.Minute
+	s := newHarness(t, cfg)
+	// 15 texts of 4,000 bytes: answers of 60 KB, so that the 128 queries
+	// miekg/dns serves on one connection answer far more than the socket
+	// buffers between the two hold (the client's is kept small).
+	for i := range 15 {
+		b, _ := json.Marshal(map[string]string{"type": "TXT", "text": fmt.Sprintf("%02d", i) + strings.Repeat("x", 3998)})
+		s.put(record.Key("/skydns", "big.skydns.local.", fmt.Sprintf("%08x", i+1)), string(b))
+	}
+	s.eventually("loaded", "big.skydns.local.", dns.TypeTXT, func(m *dns.Msg) bool { return m.Truncated })
+	r := s.query("big.skydns.local.", dns.TypeTXT, overTCP)
+	if len(r.Answer) != 15 {
+		t.Fatalf("%d texts, want 15", len(r.Answer))
+	}
+
+	c, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	q := new(dns.Msg)
+	q.SetQuestion("big.skydns.local.", dns.TypeTXT)
+	wire, _ := q.Pack()
+	framed := binary.BigEndian.AppendUint16(nil, uint16(len(wire)))
+	framed = append(framed, wire...)
+	served := s.h.metrics.requests.WithLabelValues("tcp", "TXT")
+	before := value(t, served)
+	go func() {
+		c.SetWriteDeadline(time.Now().Add(time.Minute))
+		for range 2000 {
+			if _, err := c.Write(framed); err != nil {
+				return
+			}
+		}
+	}()
+	// Served at least once (so accepted), and then no connection left:
+	// without the write timeout it would stay, its write blocked.
+	waitFor(t, "the non-reading client cut off", func() bool {
+		return value(t, served) > before && value(t, s.h.metrics.tcpConns) == 0
+	})
+	if r := s.query("big.skydns.local.", dns.TypeTXT, overTCP); len(r.Answer) != 15 {
+		t.Fatalf("TCP query after: %d texts", len(r.Answer))
 	}
 }

@@ -52,7 +52,7 @@ func Listen(addr string, h *Handler) (*Listener, error) {
 	l.udp.start()
 	l.tcpReader = &tcpReader{}
 	l.tcp = &dns.Server{
-		Listener: newTCPListener(ln, h.cfg.MaxTCPConns, h.metrics), Handler: h,
+		Listener: newTCPListener(ln, h.cfg.MaxTCPConns, h.cfg.TCPWriteTimeout, h.metrics), Handler: h,
 		ReadTimeout: h.cfg.TCPReadTimeout, IdleTimeout: func() time.Duration { return h.cfg.TCPIdleTimeout },
 		DecorateReader: func(dns.Reader) dns.Reader { return l.tcpReader },
 	}

@@ -25,6 +25,11 @@ const (
 	// it: a client that trickles bytes is cut off, not waited for.
 	defaultTCPReadTimeout = 2 * time.Second
 	defaultTCPIdleTimeout = 10 * time.Second
+	// defaultTCPWriteTimeout is how long an answer may take to leave: a
+	// client that sends queries and never reads the answers would
+	// otherwise hold its connection (and a slot of the cap) for ever, the
+	// write blocked on a full socket buffer.
+	defaultTCPWriteTimeout = 2 * time.Second
 	// tcpFirstRead is what a message gets before its bytes have arrived;
 	// the buffer then doubles with what does arrive, up to the length the
 	// client announced: the announced length alone buys nothing.
@@ -42,15 +47,16 @@ const (
 // failing accept is retried after a pause that doubles, instead of at once.
 type tcpListener struct {
 	net.Listener
-	max     int64
-	open    atomic.Int64
-	metrics *Metrics
-	done    chan struct{}
-	once    sync.Once
+	max          int64
+	writeTimeout time.Duration
+	open         atomic.Int64
+	metrics      *Metrics
+	done         chan struct{}
+	once         sync.Once
 }
 
-func newTCPListener(ln net.Listener, max int, m *Metrics) *tcpListener {
-	return &tcpListener{Listener: ln, max: int64(max), metrics: m, done: make(chan struct{})}
+func newTCPListener(ln net.Listener, max int, writeTimeout time.Duration, m *Metrics) *tcpListener {
+	return &tcpListener{Listener: ln, max: int64(max), writeTimeout: writeTimeout, metrics: m, done: make(chan struct{})}
 }
 
 func (l *tcpListener) Accept() (net.Conn, error) {
@@ -89,11 +95,24 @@ func (l *tcpListener) Close() error {
 	return l.Listener.Close()
 }
 
-// tcpConn gives its slot back when closed.
+// tcpConn gives its slot back when closed, and bounds each write: miekg/dns
+// sets no write deadline.
 type tcpConn struct {
 	net.Conn
 	l      *tcpListener
 	closed atomic.Bool
+}
+
+// Write fails after the write timeout, and then closes the connection:
+// miekg/dns would go on reading the next query of a client that does not
+// read its answers, and block again.
+func (c *tcpConn) Write(b []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.l.writeTimeout))
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		c.Conn.Close()
+	}
+	return n, err
 }
 
 func (c *tcpConn) Close() error {
