@@ -81,8 +81,8 @@ func (l *tcpListener) Accept() (net.Conn, error) {
 		pause = 0
 		if l.open.Add(1) > l.max {
 			l.open.Add(-1)
+			l.metrics.tcpRefused.Inc() // before the client can see the close
 			c.Close()
-			l.metrics.tcpRefused.Inc()
 			continue
 		}
 		l.metrics.tcpConns.Inc()
