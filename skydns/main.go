@@ -17,6 +17,7 @@ import (
 
 	"github.com/skydns/skydns/internal/config"
 	"github.com/skydns/skydns/internal/daemon"
+	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/skydns/forward"
 	"github.com/skydns/skydns/skydns/server"
@@ -74,7 +75,7 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 	if len(upstreams) > 0 || len(stubs) > 0 {
 		f, err := forward.New(forward.Options{
 			Upstreams: upstreams, StubZones: stubs, Timeout: cfg.DNS.ForwardTimeout,
-			CacheSize: cfg.DNS.CacheSize, Registerer: reg, Logger: log,
+			CacheSize: cfg.DNS.CacheSize, MaxQueries: cfg.DNS.MaxForwardQ, Registerer: reg, Logger: log,
 		})
 		if err != nil {
 			return err
@@ -95,8 +96,9 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 		TTL: seconds(cfg.DNS.TTL), HealthTTLCap: seconds(cfg.DNS.HealthTTLCap), NegativeTTL: seconds(cfg.DNS.NegativeTTL),
 		ServeUnchecked: cfg.DNS.ServeUnchecked, DefaultMode: mode, DefaultAllDown: policy.AllDown(cfg.DNS.AllDown),
 		MaxAnswers: cfg.DNS.MaxAnswers, ClientMaskV4: cfg.DNS.ClientMaskV4, ClientMaskV6: cfg.DNS.ClientMaskV6,
-		AllowRecursion: cfg.DNS.RecursionPrefixes(), Forwarder: fwd, ForwardTimeout: cfg.DNS.ForwardTimeout,
-		UDPReceiveBuffer: cfg.DNS.UDPRcvBuf,
+		AllowRecursion: cfg.DNS.RecursionPrefixes(), AllowPTR: cfg.DNS.PTRPrefixes(), Forwarder: fwd, ForwardTimeout: cfg.DNS.ForwardTimeout,
+		UDPReceiveBuffer: cfg.DNS.UDPRcvBuf, MaxTCPConns: cfg.DNS.MaxTCPConns,
+		MaxSlowQueries: cfg.DNS.MaxSlowQ,
 	}, store, metrics)
 
 	dnsL, err := server.Listen(cfg.DNS.Addr, h)
@@ -117,13 +119,10 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 			dnsL.Shutdown(context.Background())
 			return err
 		}
-		httpSrv = &http.Server{
-			Handler: stats.Handler(stats.Options{
-				Gatherer: reg, Store: store, Metrics: metrics, Token: cfg.Stats.AuthToken, Start: time.Now(),
-				Ready: ready.Load,
-			}),
-			ReadHeaderTimeout: 5 * time.Second,
-		}
+		httpSrv = monitor.NewHTTPServer(stats.Handler(stats.Options{
+			Gatherer: reg, Store: store, Metrics: metrics, Token: cfg.Stats.AuthToken, Start: time.Now(),
+			Ready: ready.Load,
+		}), log)
 		go func() {
 			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("stats server", "err", err)

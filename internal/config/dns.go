@@ -33,6 +33,7 @@ type DNSSection struct {
 	HealthTTLCap   time.Duration `ini:"health-ttl-cap" alias:"min-ttl" unit:"s" default:"10s" help:"highest TTL of answers whose IPs were filtered by health, so clients ask again soon after a change; 0: such answers are not cached"`
 	NegativeTTL    time.Duration `ini:"negative-ttl" unit:"s" default:"30s" help:"TTL of NXDOMAIN and NODATA answers (the SOA minimum)"`
 	AllowRecursion []string      `ini:"allow-recursion" sep:"," default:"127.0.0.0/8,::1/128" help:"client networks (CIDR or IP, comma-separated) that may use ex-nameservers and stub zones; empty: nobody"`
+	AllowPTR       []string      `ini:"allow-ptr" sep:"," default:"allow-recursion" help:"client networks (CIDR or IP, comma-separated) that get PTR answers for the zones' IPs, which list every name of an IP (a sweep of a reverse range lists the zone); the word allow-recursion stands for those networks; for other clients reverse names are outside the zones (forwarded if they may recurse, else REFUSED); empty: nobody"`
 	ServeUnchecked bool          `ini:"serve-unchecked" default:"true" help:"serve an IP that has no health status yet; false: serve only IPs reported up"`
 	ClientMaskV4   int           `ini:"client-mask-v4" default:"32" help:"prefix length that groups IPv4 clients for hone-one session persistence (0-32)"`
 	ClientMaskV6   int           `ini:"client-mask-v6" default:"128" help:"prefix length that groups IPv6 clients for hone-one session persistence (0-128)"`
@@ -41,6 +42,9 @@ type DNSSection struct {
 	UDPRcvBuf      int           `ini:"udp-receive-buffer" default:"4194304" help:"receive buffer of each UDP socket in bytes, so that a burst arriving while the server is off its CPU waits instead of being dropped; above net.core.rmem_max it needs root or CAP_NET_ADMIN, else the kernel caps it (the log says what was granted); 0: the kernel's default"`
 	ShutdownDelay  time.Duration `ini:"shutdown-delay" unit:"s" default:"0s" help:"on SIGTERM, how long to keep answering with /readyz at 503 before closing the listeners, so a load balancer or anycast health check drains the replica first; 0: stop at once"`
 	ForwardTimeout time.Duration `ini:"forward-timeout" unit:"s" default:"2s" help:"how long to wait for a forwarder or stub zone server"`
+	MaxForwardQ    int           `ini:"max-forward-queries" default:"1000" help:"most distinct questions on the wire to forwarders and stub zone servers at once (identical ones share one); a question needing one more is answered SERVFAIL at once (skydns_forward_busy_total)"`
+	MaxSlowQ       int           `ini:"max-concurrent-queries" default:"10000" help:"most UDP queries answered at once off the fast path (each may wait for a forwarder); a datagram beyond is dropped unanswered (skydns_dns_udp_dropped_total) and the client retries; TCP is bounded by max-tcp-connections"`
+	MaxTCPConns    int           `ini:"max-tcp-connections" default:"1000" help:"most DNS-over-TCP connections open at once; one more is closed as soon as accepted (skydns_dns_tcp_refused_total); keep it well under the process's file descriptor limit"`
 }
 
 // FunSection is [Fun] of skydns.conf: answer shaping.
@@ -80,11 +84,19 @@ func (c DNS) Validate() error {
 			p.add(sec, "allow-recursion", "%v", err)
 		}
 	}
+	for _, s := range d.AllowPTR {
+		if _, err := prefix(s); err != nil && s != "allow-recursion" {
+			p.add(sec, "allow-ptr", "%v (or the word allow-recursion)", err)
+		}
+	}
 	checkRange(&p, sec, "client-mask-v4", d.ClientMaskV4, 0, 32)
 	checkRange(&p, sec, "client-mask-v6", d.ClientMaskV6, 0, 128)
 	checkOneOf(&p, sec, "all-down", d.AllDown, AllDownAll, AllDownNone, AllDownServfail)
 	checkMin(&p, sec, "max-answers", d.MaxAnswers, 0)
 	checkPositive(&p, sec, "forward-timeout", d.ForwardTimeout)
+	checkMin(&p, sec, "max-tcp-connections", d.MaxTCPConns, 1)
+	checkMin(&p, sec, "max-forward-queries", d.MaxForwardQ, 1)
+	checkMin(&p, sec, "max-concurrent-queries", d.MaxSlowQ, 1)
 	if c.Fun.RandomOne && c.Fun.HoldOne {
 		p.add("Fun", "random-one", "cannot be true together with hone-one")
 	}
@@ -130,6 +142,20 @@ func (d DNSSection) RecursionPrefixes() []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range d.AllowRecursion {
 		if p, err := prefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// PTRPrefixes is allow-ptr parsed, the word allow-recursion replaced by
+// those networks. Entries Validate would refuse are dropped.
+func (d DNSSection) PTRPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range d.AllowPTR {
+		if s == "allow-recursion" {
+			out = append(out, d.RecursionPrefixes()...)
+		} else if p, err := prefix(s); err == nil {
 			out = append(out, p)
 		}
 	}

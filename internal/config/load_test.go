@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,12 +32,16 @@ var wantDNS = DNS{
 		HealthTTLCap:   10 * time.Second,
 		NegativeTTL:    30 * time.Second,
 		AllowRecursion: []string{"127.0.0.0/8", "::1/128"},
+		AllowPTR:       []string{"allow-recursion"},
 		ServeUnchecked: true,
 		ClientMaskV4:   32,
 		ClientMaskV6:   128,
 		AllDown:        "all",
 		UDPRcvBuf:      4 << 20,
 		ForwardTimeout: 2 * time.Second,
+		MaxTCPConns:    1000,
+		MaxForwardQ:    1000,
+		MaxSlowQ:       10000,
 	},
 	Stats: StatsSection{Addr: "127.0.0.1:9153"},
 	Etcd:  wantEtcd,
@@ -445,6 +450,8 @@ func TestErrors(t *testing.T) {
 			"skydns.conf [Dns] client-mask-v4: must be 0-32, got 33"},
 		{"recursion CIDR", "skydns.conf", "[Dns]\nallow-recursion = 192.0.2.0/33\n", nil, new(DNS),
 			`skydns.conf [Dns] allow-recursion: bad CIDR "192.0.2.0/33"`},
+		{"PTR CIDR", "skydns.conf", "[Dns]\nallow-ptr = allow-recursions\n", nil, new(DNS),
+			`skydns.conf [Dns] allow-ptr: bad CIDR "allow-recursions" (or the word allow-recursion)`},
 		{"forwarder", "skydns.conf", "[Dns]\nex-nameservers = dns.google\n", nil, new(DNS),
 			`skydns.conf [Dns] ex-nameservers: bad server "dns.google": want an IP address, optionally with :port`},
 		{"stub zones", "skydns.conf", "[Dns]\ninDomainServers = a.b\n", nil, new(DNS),
@@ -616,6 +623,20 @@ func TestHelpers(t *testing.T) {
 	}
 	if got := d.RecursionPrefixes(); len(got) != 2 || got[0].String() != "127.0.0.0/8" || got[1].String() != "::1/128" {
 		t.Errorf("RecursionPrefixes %v", got)
+	}
+	for _, tc := range []struct {
+		allow []string
+		want  string
+	}{
+		{[]string{"allow-recursion"}, "[127.0.0.0/8 ::1/128]"},
+		{[]string{"192.0.2.0/24", "allow-recursion"}, "[192.0.2.0/24 127.0.0.0/8 ::1/128]"},
+		{[]string{"2001:db8::1"}, "[2001:db8::1/128]"},
+		{nil, "[]"},
+	} {
+		d.AllowPTR = tc.allow
+		if got := fmt.Sprint(d.PTRPrefixes()); got != tc.want {
+			t.Errorf("PTRPrefixes of %q: %s, want %s", tc.allow, got, tc.want)
+		}
 	}
 	e := wantEtcd
 	if e.Embedded() {

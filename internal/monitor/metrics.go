@@ -22,6 +22,33 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
+// Timeouts of the daemons' own HTTP listeners (metrics, health, the DNS
+// server's stats): a client that sends slowly, reads slowly or leaves a
+// keep-alive connection idle is cut off instead of holding a descriptor
+// and a goroutine for ever. A scrape of a large registry is well within
+// them.
+const (
+	HTTPReadHeaderTimeout = 5 * time.Second
+	HTTPReadTimeout       = 10 * time.Second
+	HTTPWriteTimeout      = 30 * time.Second
+	HTTPIdleTimeout       = 30 * time.Second
+	HTTPMaxHeaderBytes    = 16 << 10
+)
+
+// NewHTTPServer returns the server of a daemon's own HTTP listener, with
+// the timeouts above; its error log goes to log at DEBUG.
+func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: HTTPReadHeaderTimeout,
+		ReadTimeout:       HTTPReadTimeout,
+		WriteTimeout:      HTTPWriteTimeout,
+		IdleTimeout:       HTTPIdleTimeout,
+		MaxHeaderBytes:    HTTPMaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+}
+
 // Readiness says whether a daemon does its work now, and if not, why.
 type Readiness func() (ready bool, why string)
 
@@ -46,7 +73,7 @@ func ServeMetrics(ctx context.Context, addr string, g prometheus.Gatherer, ready
 			_, _ = w.Write([]byte("ready\n"))
 		})
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := NewHTTPServer(mux, log)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics listener", "addr", addr, "err", err)

@@ -32,6 +32,11 @@ const (
 	// 1232 bytes fit in the IPv6 minimum MTU, so replies are never
 	// fragmented (DNS flag day 2020); larger answers come over TCP.
 	ednsSize = 1232
+	// defaultMaxQueries bounds the questions on the wire at once. Each
+	// holds a socket and a goroutine for up to Timeout: a thousand of
+	// them is 500 new names a second against a silent upstream, or tens
+	// of thousands a second against one that answers.
+	defaultMaxQueries = 1000
 )
 
 var (
@@ -40,6 +45,9 @@ var (
 	ErrNoServers = errors.New("forward: no servers")
 	// ErrClosed is returned by Resolve after Close.
 	ErrClosed = errors.New("forward: forwarder closed")
+	// ErrBusy is returned (wrapped, with the name) when a question would
+	// need a query of its own while MaxQueries are on the wire.
+	ErrBusy = errors.New("forward: too many queries on the wire")
 )
 
 // Options configure a Forwarder. The zero value of each field has a usable
@@ -58,6 +66,10 @@ type Options struct {
 	Timeout time.Duration
 	// CacheSize is the most answers kept; 0 disables the cache.
 	CacheSize int
+	// MaxQueries bounds the distinct questions on the wire at once;
+	// beyond it Resolve fails at once with ErrBusy (identical questions
+	// share one query and are always let through). 0 means 1000.
+	MaxQueries int
 	// MaxTTL caps how long an answer is cached and the TTLs handed out;
 	// 0 means 1h.
 	MaxTTL time.Duration
@@ -77,6 +89,7 @@ type Forwarder struct {
 	upstreams *pool            // nil when there are none
 	stubs     map[string]*pool // by lower-case FQDN zone
 	timeout   time.Duration
+	maxQ      int
 	maxTTL    uint32 // seconds
 	cache     *cache // nil when disabled
 	flights   flightGroup
@@ -103,6 +116,9 @@ func New(o Options) (*Forwarder, error) {
 	if o.CacheSize < 0 {
 		return nil, fmt.Errorf("forward: negative CacheSize %d", o.CacheSize)
 	}
+	if o.MaxQueries < 0 {
+		return nil, fmt.Errorf("forward: negative MaxQueries %d", o.MaxQueries)
+	}
 	maxTTL := cmp.Or(o.MaxTTL, defaultMaxTTL)
 	if maxTTL < time.Second {
 		return nil, fmt.Errorf("forward: MaxTTL %v is under the 1s resolution of DNS TTLs", maxTTL)
@@ -110,6 +126,7 @@ func New(o Options) (*Forwarder, error) {
 	f := &Forwarder{
 		stubs:   map[string]*pool{},
 		timeout: cmp.Or(o.Timeout, defaultTimeout),
+		maxQ:    cmp.Or(o.MaxQueries, defaultMaxQueries),
 		// RFC 2181 §8: TTLs are at most 2^31-1 seconds.
 		maxTTL: uint32(min(maxTTL/time.Second, math.MaxInt32)),
 		log:    o.Logger,
@@ -145,7 +162,7 @@ func New(o Options) (*Forwarder, error) {
 		}
 		f.stubs[name] = p
 	}
-	m, err := newMetrics(o.Registerer)
+	m, err := newMetrics(o.Registerer, f.flights.inFlight)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +241,11 @@ func (f *Forwarder) Resolve(ctx context.Context, req *dns.Msg) (*dns.Msg, error)
 	if p == nil {
 		return nil, fmt.Errorf("%w for %s", ErrNoServers, k.name)
 	}
-	c, leader := f.flights.join(k)
+	c, leader := f.flights.join(k, f.maxQ)
+	if c == nil {
+		f.m.busy.Inc()
+		return nil, fmt.Errorf("%w: %s %s", ErrBusy, k.name, typeName(k.qtype))
+	}
 	if leader {
 		// The query runs apart from the caller's context: others may be
 		// waiting for it, and a caller that gives up must not cancel it

@@ -619,3 +619,73 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	}
 	return out
 }
+
+// With MaxQueries questions on the wire to a silent upstream, a question
+// that needs a query of its own fails at once with ErrBusy and is
+// counted; one identical to a question on the wire (the name in another
+// case included) joins it instead; a slot frees when its question ends.
+func TestMaxQueries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	dead := startDead(t)
+	f := newForwarder(t, Options{Upstreams: []string{dead.addr}, Timeout: 30 * time.Second, MaxQueries: 3, Registerer: reg})
+	ask := func(ctx context.Context, name string, qtype uint16, do bool) error {
+		req := query(name, qtype)
+		if do {
+			req.SetEdns0(1232, true)
+		}
+		_, err := f.Resolve(ctx, req)
+		return err
+	}
+	// Three questions on the wire, each waited on until the test ends.
+	long, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	for _, name := range []string{"a.example.org.", "b.example.org.", "c.example.org."} {
+		wg.Go(func() { _ = ask(long, name, dns.TypeA, false) })
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for f.flights.inFlight() < 3 || dead.packets.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d questions on the wire, want 3", f.flights.inFlight())
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		qname string
+		qtype uint16
+		do    bool
+		busy  bool
+	}{
+		{"another name", "d.example.org.", dns.TypeA, false, true},
+		{"a name on the wire, another type", "a.example.org.", dns.TypeAAAA, false, true},
+		{"a name on the wire, with DO", "a.example.org.", dns.TypeA, true, true},
+		{"a name on the wire", "a.example.org.", dns.TypeA, false, false},
+		{"a name on the wire, upper case", "B.EXAMPLE.ORG.", dns.TypeA, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A joiner waits for the flight; give up on it soon.
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			err := ask(ctx, tc.qname, tc.qtype, tc.do)
+			if got := errors.Is(err, ErrBusy); got != tc.busy {
+				t.Fatalf("busy %v (%v), want %v", got, err, tc.busy)
+			}
+		})
+	}
+	if got := gather(t, reg); got["skydns_forward_busy_total"] != 3 || got["skydns_forward_in_flight"] != 3 {
+		t.Fatalf("busy_total %v, in_flight %v; want 3 and 3", got["skydns_forward_busy_total"], got["skydns_forward_in_flight"])
+	}
+	if q := dead.packets.Load(); q != 3 {
+		t.Fatalf("the upstream saw %d queries, want 3", q)
+	}
+
+	// Closing ends the questions on the wire and frees their slots.
+	f.Close()
+	wg.Wait()
+	if n := f.flights.inFlight(); n != 0 {
+		t.Fatalf("%d questions on the wire after Close", n)
+	}
+}

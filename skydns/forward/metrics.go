@@ -16,9 +16,12 @@ type metrics struct {
 	hits     prometheus.Counter
 	misses   prometheus.Counter
 	entries  prometheus.Gauge
+	busy     prometheus.Counter
+	inFlight prometheus.Collector
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics makes the metrics; inFlight counts the questions on the wire.
+func newMetrics(reg prometheus.Registerer, inFlight func() int) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "skydns_forward_requests_total",
@@ -45,6 +48,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "skydns_cache_entries",
 			Help: "Answers in the forwarding cache, including expired ones not yet evicted.",
 		}),
+		busy: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "skydns_forward_busy_total",
+			Help: "Questions failed at once (SERVFAIL) because they needed a query of their own while max-forward-queries were on the wire.",
+		}),
+		inFlight: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "skydns_forward_in_flight",
+			Help: "Questions on the wire to upstream servers now (identical questions share one).",
+		}, func() float64 { return float64(inFlight()) }),
 	}
 	if reg == nil {
 		return m, nil
@@ -67,6 +78,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if m.entries, err = register(reg, m.entries); err != nil {
 		return nil, err
+	}
+	if m.busy, err = register(reg, m.busy); err != nil {
+		return nil, err
+	}
+	// A reload's new Forwarder must report its own flights, not the old
+	// one's: replace the gauge rather than reuse it.
+	reg.Unregister(m.inFlight)
+	if err := reg.Register(m.inFlight); err != nil {
+		return nil, fmt.Errorf("forward: metrics: %w", err)
 	}
 	return m, nil
 }

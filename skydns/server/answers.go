@@ -205,7 +205,7 @@ func (h *Handler) others(q *query, z *zone.Zone, owner string, node *zone.Node, 
 // section, so the client needs no second query.
 func (h *Handler) glue(q *query, target string) {
 	name := strings.ToLower(target)
-	tz := h.store.ZoneOf(name)
+	tz := h.zoneOf(name)
 	if tz == nil {
 		return
 	}
@@ -219,19 +219,33 @@ func (h *Handler) glue(q *query, target string) {
 	}
 }
 
-// splitTXT cuts text into the 255-octet strings a TXT record holds.
+// splitTXT cuts text into the 255-octet strings a TXT record holds, each
+// in the escaped form miekg/dns packs: the stored text is served byte for
+// byte, a backslash as a backslash (not the start of \DDD), wherever the
+// cut falls.
 func splitTXT(s string) []string {
 	var out []string
 	for len(s) > 255 {
-		out = append(out, s[:255])
+		out = append(out, escapeTXT(s[:255]))
 		s = s[255:]
 	}
-	return append(out, s)
+	return append(out, escapeTXT(s))
 }
 
-// reverse answers PTR for an IP that the zones serve.
-func (h *Handler) reverse(qname string, qtype uint16) ([]dns.RR, bool) {
-	if qtype != dns.TypePTR && qtype != dns.TypeANY {
+// escapeTXT doubles each backslash, the only byte miekg/dns's packing of
+// a character-string interprets.
+func escapeTXT(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, `\`, `\\`)
+}
+
+// reverse answers PTR for an IP that the zones serve, to a client in
+// allow-ptr: the answer lists every name of the IP, so a sweep of a
+// reverse range would list the zones.
+func (h *Handler) reverse(client netip.Addr, qname string, qtype uint16) ([]dns.RR, bool) {
+	if qtype != dns.TypePTR && qtype != dns.TypeANY || !contains(h.cfg.AllowPTR, client) {
 		return nil, false
 	}
 	ip, ok := ptrIP(qname)

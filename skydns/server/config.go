@@ -29,6 +29,10 @@ type Config struct {
 	ClientMaskV6 int
 	// AllowRecursion lists the client networks that may use the forwarder.
 	AllowRecursion []netip.Prefix
+	// AllowPTR lists the client networks that get PTR answers for the
+	// zones' IPs; for others a reverse name is outside the zones. nil:
+	// nobody.
+	AllowPTR []netip.Prefix
 	// Forwarder resolves names outside the zones; nil: none.
 	Forwarder Resolver
 	// ForwardTimeout bounds one forwarded query.
@@ -40,6 +44,20 @@ type Config struct {
 	// burst that arrives while the server is off its CPU waits instead of
 	// being dropped; 0: the kernel's default (about 208 KiB).
 	UDPReceiveBuffer int
+	// MaxTCPConns caps the TCP connections open at once; more are closed
+	// as soon as accepted. 0: 1000.
+	MaxTCPConns int
+	// TCPReadTimeout is how long a new TCP connection has to deliver its
+	// first whole message, TCPIdleTimeout how long it may then wait for
+	// the next, TCPWriteTimeout how long an answer may take to leave (a
+	// client that does not read is then cut off). 0: 2s, 10s and 2s.
+	TCPReadTimeout  time.Duration
+	TCPIdleTimeout  time.Duration
+	TCPWriteTimeout time.Duration
+	// MaxSlowQueries caps the UDP queries on the reference path at once
+	// (each a goroutine, which may wait for a forwarder); a datagram
+	// beyond is dropped. 0: 10000.
+	MaxSlowQueries int
 }
 
 // Resolver answers a query for a name outside the zones.
@@ -50,6 +68,10 @@ type Resolver interface {
 const (
 	defaultMaxUDP = 1232
 	maxCNAMEDepth = 8
+	// defaultMaxSlowQueries: ten thousand goroutines are some 80 MB at
+	// worst, and ten times the default max-forward-queries, so that
+	// waiting on the forwarder alone does not fill them.
+	defaultMaxSlowQueries = 10000
 )
 
 func (c *Config) setDefaults() {
@@ -64,6 +86,21 @@ func (c *Config) setDefaults() {
 	}
 	if c.DefaultAllDown == policy.AllDownDefault {
 		c.DefaultAllDown = policy.AllDownAll
+	}
+	if c.MaxTCPConns <= 0 {
+		c.MaxTCPConns = defaultMaxTCPConns
+	}
+	if c.TCPReadTimeout <= 0 {
+		c.TCPReadTimeout = defaultTCPReadTimeout
+	}
+	if c.TCPIdleTimeout <= 0 {
+		c.TCPIdleTimeout = defaultTCPIdleTimeout
+	}
+	if c.TCPWriteTimeout <= 0 {
+		c.TCPWriteTimeout = defaultTCPWriteTimeout
+	}
+	if c.MaxSlowQueries <= 0 {
+		c.MaxSlowQueries = defaultMaxSlowQueries
 	}
 	if c.ForwardTimeout == 0 {
 		c.ForwardTimeout = 2 * time.Second

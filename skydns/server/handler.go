@@ -84,11 +84,12 @@ func max16(a, b uint16) uint16 {
 }
 
 func (h *Handler) mayRecurse(client netip.Addr) bool {
-	if h.cfg.Forwarder == nil {
-		return false
-	}
-	for _, p := range h.cfg.AllowRecursion {
-		if p.Contains(client) {
+	return h.cfg.Forwarder != nil && contains(h.cfg.AllowRecursion, client)
+}
+
+func contains(prefixes []netip.Prefix, a netip.Addr) bool {
+	for _, p := range prefixes {
+		if p.Contains(a) {
 			return true
 		}
 	}
@@ -111,6 +112,10 @@ func (h *Handler) answer(q *query) *dns.Msg {
 		resp.Rcode = dns.RcodeNotImplemented
 		return resp
 	}
+	if !validEDNS(req) {
+		resp.Rcode = dns.RcodeFormatError
+		return resp
+	}
 	if opt := req.IsEdns0(); opt != nil {
 		if opt.Version() != 0 {
 			resp.SetRcode(req, dns.RcodeBadVers)
@@ -130,10 +135,22 @@ func (h *Handler) answer(q *query) *dns.Msg {
 		resp.Rcode = dns.RcodeRefused
 		return resp
 	}
+	switch question.Qtype {
+	case dns.TypeAXFR, dns.TypeIXFR:
+		// Zone transfers are not served (RFC 5936 §4.2: REFUSED), for our
+		// zones or through the forwarder.
+		resp.Rcode = dns.RcodeRefused
+		return resp
+	case dns.TypeMAILA, dns.TypeMAILB:
+		// Obsolete meta-queries (RFC 1035 §3.2.3, RFC 2505): not
+		// implemented, rather than an empty answer that looks like one.
+		resp.Rcode = dns.RcodeNotImplemented
+		return resp
+	}
 	qname := strings.ToLower(question.Name)
-	z := h.store.ZoneOf(qname)
+	z := h.zoneOf(qname)
 	if z == nil {
-		if name, ok := h.reverse(qname, question.Qtype); ok {
+		if name, ok := h.reverse(q.client, qname, question.Qtype); ok {
 			resp.Authoritative = true
 			resp.Answer = append(resp.Answer, name...)
 			return resp
@@ -152,6 +169,40 @@ func (h *Handler) answer(q *query) *dns.Msg {
 	resp.Authoritative = true
 	h.resolve(q, z, question.Name, qname, question.Qtype)
 	return resp
+}
+
+// validEDNS checks what RFC 6891 §6.1.1 and RFC 7871 §7.1.2 make a
+// FORMERR: more than one OPT record, an OPT anywhere but the additional
+// section or with an owner other than the root, a client subnet whose
+// scope is not 0.
+func validEDNS(req *dns.Msg) bool {
+	for _, rr := range req.Answer {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			return false
+		}
+	}
+	for _, rr := range req.Ns {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			return false
+		}
+	}
+	n := 0
+	for _, rr := range req.Extra {
+		opt, ok := rr.(*dns.OPT)
+		if !ok {
+			continue
+		}
+		n++
+		if n > 1 || opt.Hdr.Name != "." {
+			return false
+		}
+		for _, o := range opt.Option {
+			if e, ok := o.(*dns.EDNS0_SUBNET); ok && e.SourceScope != 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // addOPT echoes EDNS0: our payload size and, for a client subnet, the
@@ -247,7 +298,7 @@ func (h *Handler) followCNAME(q *query, owner, qname, target string, ttl uint32,
 			return // a loop: the chain so far is the answer
 		}
 	}
-	if tz := h.store.ZoneOf(target); tz != nil {
+	if tz := h.zoneOf(target); tz != nil {
 		h.resolve(q, tz, target, target, qtype)
 		return
 	}
@@ -286,19 +337,38 @@ func (h *Handler) forward(q *query, question dns.Question) {
 	}
 }
 
+// zoneOf is the most specific zone that name (lower case, fully
+// qualified) is in, or nil. Names are compared label by label: a label on
+// the wire may hold a dot, presented as `\.`, and `evil\.skydns.local.` is
+// the label "evil.skydns" under local., not a name under skydns.local.
+// Only such names (rare, never on the fast path) take the slow walk.
+func (h *Handler) zoneOf(name string) *zone.Zone {
+	if strings.IndexByte(name, '\\') < 0 {
+		return h.store.ZoneOf(name)
+	}
+	for _, z := range h.store.Zones() { // most specific first
+		if dns.IsSubDomain(z.Origin, name) {
+			return z
+		}
+	}
+	return nil
+}
+
 // wildcard returns the node of the wildcard that covers a name that does
 // not exist (RFC 4592: the "*" child of the closest existing ancestor).
+// It steps up label by label, escaped dots staying inside their label.
 func (h *Handler) wildcard(z *zone.Zone, qname string) *zone.Node {
-	name := qname
-	for name != z.Origin {
-		i := strings.IndexByte(name, '.')
-		if i < 0 {
-			return nil
-		}
-		name = name[i+1:]
+	if qname == z.Origin {
+		return nil
+	}
+	for off, end := dns.NextLabel(qname, 0); !end; off, end = dns.NextLabel(qname, off) {
+		name := qname[off:]
 		if _, exists := z.Lookup(name); exists {
 			n, _ := z.Lookup("*." + name)
 			return n
+		}
+		if name == z.Origin {
+			return nil
 		}
 	}
 	return nil

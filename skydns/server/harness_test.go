@@ -32,7 +32,8 @@ type harness struct {
 }
 
 func defaultConfig() Config {
-	return Config{TTL: 30, HealthTTLCap: 10, NegativeTTL: 60, ServeUnchecked: true, ClientMaskV4: 32, ClientMaskV6: 128}
+	return Config{TTL: 30, HealthTTLCap: 10, NegativeTTL: 60, ServeUnchecked: true, ClientMaskV4: 32, ClientMaskV6: 128,
+		AllowPTR: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
 }
 
 func newHarness(t *testing.T, cfg Config) *harness {

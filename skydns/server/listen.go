@@ -13,10 +13,11 @@ import (
 
 // Listener serves DNS on one address over UDP and TCP.
 type Listener struct {
-	udp  *udpServer
-	tcp  *dns.Server
-	addr string
-	errc chan error
+	udp       *udpServer
+	tcp       *dns.Server
+	tcpReader *tcpReader
+	addr      string
+	errc      chan error
 }
 
 // Listen binds UDP and TCP on addr (port 0: the same free port for both)
@@ -49,7 +50,12 @@ func Listen(addr string, h *Handler) (*Listener, error) {
 	l := &Listener{addr: conns[0].LocalAddr().String(), errc: make(chan error, 1)}
 	l.udp = newUDPServer(h, conns)
 	l.udp.start()
-	l.tcp = &dns.Server{Listener: ln, Handler: h, IdleTimeout: func() time.Duration { return 10 * time.Second }}
+	l.tcpReader = &tcpReader{}
+	l.tcp = &dns.Server{
+		Listener: newTCPListener(ln, h.cfg.MaxTCPConns, h.cfg.TCPWriteTimeout, h.metrics), Handler: h,
+		ReadTimeout: h.cfg.TCPReadTimeout, IdleTimeout: func() time.Duration { return h.cfg.TCPIdleTimeout },
+		DecorateReader: func(dns.Reader) dns.Reader { return l.tcpReader },
+	}
 	started := make(chan struct{}, 1)
 	l.tcp.NotifyStartedFunc = func() { started <- struct{}{} }
 	go func() { l.errc <- l.tcp.ActivateAndServe() }()
@@ -67,6 +73,7 @@ func (l *Listener) Addr() string { return l.addr }
 
 // Shutdown stops accepting queries and waits for those in flight, up to ctx.
 func (l *Listener) Shutdown(ctx context.Context) error {
+	l.tcpReader.stop()
 	err := l.tcp.ShutdownContext(ctx)
 	done := make(chan struct{})
 	go func() { l.udp.shutdown(); close(done) }()

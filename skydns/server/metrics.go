@@ -21,6 +21,14 @@ type Metrics struct {
 	allDowns      *prometheus.CounterVec
 	forwardErrors prometheus.Counter
 	writeErrors   prometheus.Counter
+	// TCP connections: open now, closed at once for being over the cap,
+	// and failed accepts (each followed by a pause).
+	tcpConns        prometheus.Gauge
+	tcpRefused      prometheus.Counter
+	tcpAcceptErrors prometheus.Counter
+	// udpDropped counts datagrams dropped with max-concurrent-queries
+	// on the reference path.
+	udpDropped prometheus.Counter
 	// Top counts queries per name for /skydns/stats/top.
 	Top  *TopNames
 	fast fastCounters
@@ -55,9 +63,22 @@ func NewMetrics(reg prometheus.Registerer, store *zone.Store) *Metrics {
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "skydns_dns_write_errors_total", Help: "Responses that could not be sent.",
 		}),
+		tcpConns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "skydns_dns_tcp_connections", Help: "TCP connections open now.",
+		}),
+		tcpRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "skydns_dns_tcp_refused_total", Help: "TCP connections closed as soon as accepted, max-tcp-connections being open.",
+		}),
+		tcpAcceptErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "skydns_dns_tcp_accept_errors_total", Help: "Failed TCP accepts (file descriptors exhausted, say), each followed by a pause of up to 1s.",
+		}),
+		udpDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "skydns_dns_udp_dropped_total", Help: "UDP queries dropped unanswered, max-concurrent-queries being answered off the fast path.",
+		}),
 		Top: NewTopNames(10000),
 	}
-	reg.MustRegister(m.requests, m.responses, m.duration, m.selections, m.allDowns, m.forwardErrors, m.writeErrors)
+	reg.MustRegister(m.requests, m.responses, m.duration, m.selections, m.allDowns, m.forwardErrors, m.writeErrors,
+		m.tcpConns, m.tcpRefused, m.tcpAcceptErrors, m.udpDropped)
 	if store != nil {
 		registerStore(reg, store)
 	}
@@ -115,7 +136,13 @@ func (m *Metrics) observe(req, resp *dns.Msg, q *query, d time.Duration) {
 		if qtype == "" {
 			qtype = "other"
 		}
-		m.Top.Add(strings.ToLower(req.Question[0].Name))
+		// Refused, malformed and unimplemented queries name nothing we
+		// serve: counting them would let anyone fill the table.
+		switch resp.Rcode {
+		case dns.RcodeRefused, dns.RcodeFormatError, dns.RcodeNotImplemented:
+		default:
+			m.Top.Add(strings.ToLower(req.Question[0].Name))
+		}
 	}
 	m.requests.WithLabelValues(transport, qtype).Inc()
 	rcode := dns.RcodeToString[resp.Rcode]

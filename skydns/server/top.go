@@ -8,8 +8,12 @@ import (
 )
 
 // TopNames counts queries per name for the stats API, with bounded memory:
-// once it holds max names, queries for new names count only in Other. The
-// names an operator asks about (the busiest) are seen early and kept.
+// it holds at most max names. When a new name finds it full, the less
+// queried half is evicted, their counts moving to Other: a flood of junk
+// names (each asked once) keeps churning through the lower half while the
+// busy names, the ones an operator asks about, stay with their counts. A
+// sort of max counts per max/2 new names keeps Add's cost flat. Only
+// names that were answered are counted (see Metrics.observe).
 type TopNames struct {
 	mu  sync.Mutex
 	max int
@@ -39,13 +43,43 @@ func (t *TopNames) Add(name string) {
 	t.total++
 	if c, ok := t.count[name]; ok {
 		*c++
-	} else if len(t.count) < t.max {
+	} else {
+		if len(t.count) >= t.max {
+			t.evict()
+		}
 		one := uint64(1)
 		t.count[strings.Clone(name)] = &one
-	} else {
-		t.other++
 	}
 	t.mu.Unlock()
+}
+
+// evict drops the less queried half of the names (ties broken in map
+// order), adding their counts to other.
+func (t *TopNames) evict() {
+	counts := make([]uint64, 0, len(t.count))
+	for _, c := range t.count {
+		counts = append(counts, *c)
+	}
+	slices.Sort(counts)
+	drop := max(len(counts)/2, 1)
+	cut := counts[drop-1] // the highest count dropped
+	for name, c := range t.count {
+		if *c < cut {
+			t.other += *c
+			delete(t.count, name)
+			drop--
+		}
+	}
+	for name, c := range t.count {
+		if drop == 0 {
+			break
+		}
+		if *c == cut {
+			t.other += *c
+			delete(t.count, name)
+			drop--
+		}
+	}
 }
 
 // Top returns the n most queried names, most first.
@@ -65,8 +99,8 @@ func (t *TopNames) Top(n int) []NameCount {
 	return rows[:min(n, len(rows))]
 }
 
-// Totals returns all queries counted, those for untracked names, and the
-// number of names tracked.
+// Totals returns all queries counted, those of the names evicted since,
+// and the number of names tracked.
 func (t *TopNames) Totals() (total, other uint64, names int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

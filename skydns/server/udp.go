@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -30,6 +31,9 @@ type udpServer struct {
 	pktinfo bool
 	wg      sync.WaitGroup
 	slow    sync.WaitGroup
+	// inSlow counts the queries on the reference path now; each is a
+	// goroutine that may wait for a forwarder, so they are capped.
+	inSlow atomic.Int64
 }
 
 // listenUDP opens n sockets on addr with SO_REUSEPORT, so that the kernel
@@ -168,11 +172,21 @@ func (s *udpServer) serve(c *net.UDPConn) {
 				k++
 				continue
 			}
+			if s.inSlow.Add(1) > int64(s.h.cfg.MaxSlowQueries) {
+				// Dropped like a datagram the kernel had no room for: the
+				// client retries, and the queries already taken finish.
+				s.inSlow.Add(-1)
+				s.h.metrics.udpDropped.Inc()
+				continue
+			}
 			// The reference path keeps the packet, and oob, beyond this
 			// batch: both are in buffers the next read reuses.
 			cp := append([]byte(nil), pkt...)
 			oob = append([]byte(nil), oob...)
-			s.slow.Go(func() { s.serveSlow(c, cp, ua, oob) })
+			s.slow.Go(func() {
+				defer s.inSlow.Add(-1)
+				s.serveSlow(c, cp, ua, oob)
+			})
 		}
 		for sent := 0; sent < k; {
 			w, err := bc.WriteBatch(out[sent:k], 0)

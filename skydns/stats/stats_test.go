@@ -117,6 +117,16 @@ func TestHTTP(t *testing.T) {
 		{"/skydns/stats", nil, http.StatusUnauthorized},
 		{"/skydns/stats", []string{"Authorization", "Bearer wrong"}, http.StatusUnauthorized},
 		{"/skydns/stats?token=wrong", nil, http.StatusUnauthorized},
+		// Near misses: the token's prefix, the token and more, other case,
+		// an empty bearer, a long one. Compared as digests, none differs
+		// from another but by its answer.
+		{"/skydns/stats", []string{"Authorization", "Bearer s3cre"}, http.StatusUnauthorized},
+		{"/skydns/stats", []string{"Authorization", "Bearer s3cret!"}, http.StatusUnauthorized},
+		{"/skydns/stats", []string{"Authorization", "Bearer S3CRET"}, http.StatusUnauthorized},
+		{"/skydns/stats", []string{"Authorization", "Bearer "}, http.StatusUnauthorized},
+		{"/skydns/stats", []string{"Authorization", "Bearer  s3cret"}, http.StatusUnauthorized},
+		{"/skydns/stats", []string{"Authorization", "Bearer " + strings.Repeat("s3cret", 5000)}, http.StatusUnauthorized},
+		{"/skydns/stats?token=s3cret%00", nil, http.StatusUnauthorized},
 		{"/skydns/stats", []string{"Authorization", "Bearer s3cret"}, http.StatusOK},
 		{"/skydns/stats?token=s3cret", nil, http.StatusOK},
 		{"/skydns/stats/top/0?token=s3cret", nil, http.StatusBadRequest},
