@@ -205,7 +205,7 @@ func (h *Handler) others(q *query, z *zone.Zone, owner string, node *zone.Node, 
 // section, so the client needs no second query.
 func (h *Handler) glue(q *query, target string) {
 	name := strings.ToLower(target)
-	tz := h.store.ZoneOf(name)
+	tz := h.zoneOf(name)
 	if tz == nil {
 		return
 	}

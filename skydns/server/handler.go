@@ -19,6 +19,7 @@ type Handler struct {
 	cfg     Config
 	store   *zone.Store
 	metrics *Metrics
+	stubs   innerStubs
 	rotor   atomic.Uint64
 }
 
@@ -28,7 +29,7 @@ func NewHandler(cfg Config, store *zone.Store, metrics *Metrics) *Handler {
 	if metrics == nil {
 		metrics = NewMetrics(nil, store)
 	}
-	return &Handler{cfg: cfg, store: store, metrics: metrics}
+	return &Handler{cfg: cfg, store: store, metrics: metrics, stubs: newInnerStubs(cfg.StubZones, store)}
 }
 
 // query is what one request needs while it is being answered.
@@ -131,7 +132,7 @@ func (h *Handler) answer(q *query) *dns.Msg {
 		return resp
 	}
 	qname := strings.ToLower(question.Name)
-	z := h.store.ZoneOf(qname)
+	z := h.zoneOf(qname)
 	if z == nil {
 		if name, ok := h.reverse(qname, question.Qtype); ok {
 			resp.Authoritative = true
@@ -184,7 +185,7 @@ func (h *Handler) addOPT(q *query) {
 func (h *Handler) resolve(q *query, z *zone.Zone, owner, qname string, qtype uint16) {
 	resp := q.resp
 	node, exists := z.Lookup(qname)
-	if !exists {
+	if !exists && !h.aboveStub(qname) {
 		node = h.wildcard(z, qname)
 		if node == nil {
 			resp.Rcode = dns.RcodeNameError
@@ -247,7 +248,7 @@ func (h *Handler) followCNAME(q *query, owner, qname, target string, ttl uint32,
 			return // a loop: the chain so far is the answer
 		}
 	}
-	if tz := h.store.ZoneOf(target); tz != nil {
+	if tz := h.zoneOf(target); tz != nil {
 		h.resolve(q, tz, target, target, qtype)
 		return
 	}
@@ -296,7 +297,7 @@ func (h *Handler) wildcard(z *zone.Zone, qname string) *zone.Node {
 			return nil
 		}
 		name = name[i+1:]
-		if _, exists := z.Lookup(name); exists {
+		if _, exists := z.Lookup(name); exists || h.aboveStub(name) {
 			n, _ := z.Lookup("*." + name)
 			return n
 		}
