@@ -114,7 +114,9 @@ func TestStubZonesInsideServedZones(t *testing.T) {
 	s.addA("host.corp.skydns.local.", "198.51.100.2")
 	s.addA("b.sub.skydns.local.", "198.51.100.3")
 	s.put("/skydns/local/skydns/alias/", `{"type":"CNAME","host":"host.corp.skydns.local"}`)
-	s.eventually("loaded", "b.sub.skydns.local.", dns.TypeA, sameIPs("198.51.100.3"))
+	// Each zone has its own etcd view: wait for the last record of each.
+	s.eventually("sub.skydns.local. loaded", "b.sub.skydns.local.", dns.TypeA, sameIPs("198.51.100.3"))
+	s.eventually("skydns.local. loaded", "alias.skydns.local.", dns.TypeCNAME, func(m *dns.Msg) bool { return len(m.Answer) == 1 })
 
 	type want struct {
 		rcode   int
