@@ -111,7 +111,9 @@ func TestExternalDNS(t *testing.T) {
 	// nothing: its heartbeat and reports are written here, so that jobs,
 	// reports and statuses exist under /skydns/ without any traffic to
 	// the served addresses.
-	mt.StartSchedule(t, cli, mt.ScheduleConfig(t, "schedule-1"))
+	sc := mt.ScheduleConfig(t, "schedule-1")
+	sc.LockTTL = 10 * time.Second // the default: a loaded machine must not cost it the lead
+	mt.StartSchedule(t, cli, sc)
 	lease, err := cli.Grant(ctx, 30)
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +282,20 @@ func TestExternalDNS(t *testing.T) {
 		}
 	}
 
+	// settle returns once the DNS server has every record written before
+	// it: the server applies etcd's changes in order, so once a marker
+	// written afterwards is answered, the rest is loaded too.
+	markers := 0
+	settle := func() {
+		t.Helper()
+		markers++
+		ip := fmt.Sprintf("192.0.2.%d", 100+markers)
+		putKey(t, cli, "/skydns/local/skydns/marker/0000000a", `{"host":"`+ip+`"}`)
+		eventually("marker", "marker.skydns.local.", dns.TypeA, ip)
+	}
+
 	mustRun("first sync")
+	settle()
 	eventually("A, several IPs", "web.skydns.local.", dns.TypeA, "192.0.2.10", "192.0.2.11")
 	eventually("CNAME followed", "alias.skydns.local.", dns.TypeA, "web.skydns.local.", "192.0.2.10", "192.0.2.11")
 
@@ -294,10 +309,7 @@ func TestExternalDNS(t *testing.T) {
 	}
 	dupKey := txtKey[:strings.LastIndexByte(txtKey, '/')+1] + "0ddba11a"
 	putKey(t, cli, dupKey, txtValue)
-	// The server applies etcd's changes in order: once a record written
-	// after the copy is answered, the copy is loaded too.
-	putKey(t, cli, "/skydns/local/skydns/marker/0000000a", `{"host":"192.0.2.99"}`)
-	eventually("marker", "marker.skydns.local.", dns.TypeA, "192.0.2.99")
+	settle()
 	eventually("identical TXT answered once", txtName, dns.TypeTXT, owner...)
 	mustRun("with an identical TXT beside its own")
 
