@@ -30,12 +30,13 @@ build: $(PROGRAMS:%=bin/%)
 bin/%: FORCE
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./$*
 
-# The end-to-end test against a real kube-apiserver needs its binary; it is
-# built from the module proxy once and cached outside the clone
-# (scripts/kube-apiserver). Building it here keeps a cold build out of the
-# tests' own timeout.
+# The end-to-end tests against a real kube-apiserver and a real ExternalDNS
+# need their binaries; they are built from the module proxy once and cached
+# outside the clone (scripts/kube-apiserver, scripts/external-dns). Building
+# them here keeps a cold build out of the tests' own timeout.
 test: vet
 	./scripts/kube-apiserver/build.sh >/dev/null
+	./scripts/external-dns/build.sh >/dev/null
 	$(GO) test $(TESTFLAGS) ./...
 
 vet:

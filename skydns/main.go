@@ -6,9 +6,11 @@ package main
 import (
 	"context"
 	"errors"
+	"maps"
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -96,7 +98,8 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 		TTL: seconds(cfg.DNS.TTL), HealthTTLCap: seconds(cfg.DNS.HealthTTLCap), NegativeTTL: seconds(cfg.DNS.NegativeTTL),
 		ServeUnchecked: cfg.DNS.ServeUnchecked, DefaultMode: mode, DefaultAllDown: policy.AllDown(cfg.DNS.AllDown),
 		MaxAnswers: cfg.DNS.MaxAnswers, ClientMaskV4: cfg.DNS.ClientMaskV4, ClientMaskV6: cfg.DNS.ClientMaskV6,
-		AllowRecursion: cfg.DNS.RecursionPrefixes(), AllowPTR: cfg.DNS.PTRPrefixes(), Forwarder: fwd, ForwardTimeout: cfg.DNS.ForwardTimeout,
+		AllowRecursion: cfg.DNS.RecursionPrefixes(), AllowPTR: cfg.DNS.PTRPrefixes(), StubZones: slices.Collect(maps.Keys(stubs)),
+		Forwarder: fwd, ForwardTimeout: cfg.DNS.ForwardTimeout,
 		UDPReceiveBuffer: cfg.DNS.UDPRcvBuf, MaxTCPConns: cfg.DNS.MaxTCPConns,
 		MaxSlowQueries: cfg.DNS.MaxSlowQ,
 	}, store, metrics)

@@ -32,7 +32,8 @@ type Config struct {
 	// NewElection adds one, and with both, candidates of "a" would also
 	// wait on "ab".
 	Prefix string
-	// Value is this candidate's value, which a standby sees as the leader.
+	// Value is this candidate's name, which a standby sees as the leader.
+	// The key holds it as JSON (see Value).
 	Value string
 	// TTL is the lease, whole seconds: a leader that stops without
 	// resigning is replaced this long after etcd last heard from it.
@@ -120,11 +121,11 @@ func (c *Config) session(ctx context.Context, cli *clientv3.Client) error {
 	if c.Standby != nil {
 		lctx, lcancel := context.WithTimeout(cctx, c.RequestTimeout)
 		if resp, err := el.Leader(lctx); err == nil && len(resp.Kvs) > 0 {
-			c.Standby(string(resp.Kvs[0].Value))
+			c.Standby(Holder(resp.Kvs[0].Value))
 		}
 		lcancel()
 	}
-	if err := el.Campaign(cctx, c.Value); err != nil {
+	if err := el.Campaign(cctx, EncodeValue(c.Value)); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}

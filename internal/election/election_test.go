@@ -2,7 +2,9 @@ package election
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"path"
 	"strconv"
 	"strings"
@@ -239,4 +241,81 @@ func TestPrefixes(t *testing.T) {
 	}
 	// The same prefix with and without its slash is one election.
 	start(t, cli, "d", "/election/c1", 5*time.Second).await(is("standby a"), 10*time.Second)
+}
+
+// messageFormat is a record as readers of the SkyDNS message format type
+// it (CoreDNS's msg.Service, ExternalDNS's CoreDNS provider): they read
+// every value under the records' prefix into it and stop at the first that
+// does not parse.
+type messageFormat struct {
+	Host        string `json:"host,omitempty"`
+	Port        int    `json:"port,omitempty"`
+	Priority    int    `json:"priority,omitempty"`
+	Weight      int    `json:"weight,omitempty"`
+	Text        string `json:"text,omitempty"`
+	Mail        bool   `json:"mail,omitempty"`
+	TTL         uint32 `json:"ttl,omitempty"`
+	TargetStrip int    `json:"targetstrip,omitempty"`
+	Group       string `json:"group,omitempty"`
+}
+
+// The election key's value is JSON that a reader of the SkyDNS message
+// format reads as a record of nothing, and a standby reads the holder's
+// name from it.
+func TestKeyValueIsJSON(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client()
+	start(t, cli, "sched-1.example", "/skydns/monitor/lock", 5*time.Second).await(is("lead sched-1.example"), 10*time.Second)
+	resp, err := cli.Get(context.Background(), "/skydns/monitor/lock/", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Kvs) != 1 {
+		t.Fatalf("%d election keys, want 1", len(resp.Kvs))
+	}
+	v := resp.Kvs[0].Value
+	if string(v) != `{"holder":"sched-1.example"}` {
+		t.Errorf("value %s, want {\"holder\":\"sched-1.example\"}", v)
+	}
+	var m messageFormat
+	if err := json.Unmarshal(v, &m); err != nil || m != (messageFormat{}) {
+		t.Errorf("as the SkyDNS message format: %+v, %v; want nothing", m, err)
+	}
+	start(t, cli, "sched-2.example", "/skydns/monitor/lock", 5*time.Second).await(is("standby sched-1.example"), 10*time.Second)
+}
+
+// During an upgrade a candidate of the old version holds a plain-text
+// value: the new one reads its name, waits, and takes over when it goes.
+func TestOldPlainTextHolder(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client()
+	ctx := context.Background()
+	g, err := cli.Grant(ctx, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Put(ctx, fmt.Sprintf("/skydns/monitor/lock/%x", g.ID), "old-host", clientv3.WithLease(g.ID)); err != nil {
+		t.Fatal(err)
+	}
+	b := start(t, cli, "new-host", "/skydns/monitor/lock", 5*time.Second)
+	b.await(is("standby old-host"), 10*time.Second)
+	if _, err := cli.Revoke(ctx, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.await(is("lead new-host"), 10*time.Second)
+}
+
+func TestHolder(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"holder":"h1"}`, "h1"},
+		{`{"holder":"h1","more":1}`, "h1"},
+		{"h1", "h1"},               // the old plain text
+		{"h1\n", "h1"},             // written by hand
+		{`{"holder"`, `{"holder"`}, // not JSON: shown as it is
+		{"", ""},
+	} {
+		if got := Holder([]byte(c.in)); got != c.want {
+			t.Errorf("Holder(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skydns/skydns/internal/election"
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/record"
@@ -30,6 +31,7 @@ var storedValues = map[string]reflect.Type{
 	"heartbeat": reflect.TypeFor[monitor.Heartbeat](),
 	"job":       reflect.TypeFor[monitor.Spec](),
 	"override":  reflect.TypeFor[health.Override](),
+	"election":  reflect.TypeFor[election.Value](),
 }
 
 // TestDataModelDoc keeps the field tables of docs/data-model.md equal to

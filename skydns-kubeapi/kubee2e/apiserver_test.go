@@ -1,6 +1,8 @@
 // Package kubee2e tests the Kubernetes sync against a real kube-apiserver,
 // built from the Go module proxy by scripts/kube-apiserver/build.sh and
-// cached outside the clone, on a real (embedded) etcd. It has only tests.
+// cached outside the clone, on a real (embedded) etcd; and sharing that etcd
+// with a real ExternalDNS, built the same way by scripts/external-dns. It
+// has only tests.
 package kubee2e
 
 import (

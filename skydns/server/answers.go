@@ -155,6 +155,7 @@ func (h *Handler) others(q *query, z *zone.Zone, owner string, node *zone.Node, 
 		return dns.RR_Header{Name: owner, Rrtype: t, Class: dns.ClassINET, Ttl: h.ttl(ttl)}
 	}
 	var targets []string
+	before := len(resp.Answer)
 	switch qtype {
 	case dns.TypeCNAME:
 		if c, ok := node.CNAME(); ok {
@@ -196,9 +197,13 @@ func (h *Handler) others(q *query, z *zone.Zone, owner string, node *zone.Node, 
 			targets = append(targets, node.Name)
 		}
 	}
+	resp.Answer = resp.Answer[:before+len(distinct(resp.Answer[before:]))]
+	extra := len(resp.Extra)
 	for _, t := range targets {
 		h.glue(q, t)
 	}
+	// Two records may share a target.
+	resp.Extra = resp.Extra[:extra+len(distinct(resp.Extra[extra:]))]
 }
 
 // glue adds the healthy addresses of an in-zone target to the additional

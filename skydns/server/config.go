@@ -33,6 +33,10 @@ type Config struct {
 	// zones' IPs; for others a reverse name is outside the zones. nil:
 	// nobody.
 	AllowPTR []netip.Prefix
+	// StubZones are the zones (inDomainServers) whose names the forwarder
+	// sends to their own servers. One inside a served zone takes its names
+	// from it (longest match wins); case and the trailing dot do not matter.
+	StubZones []string
 	// Forwarder resolves names outside the zones; nil: none.
 	Forwarder Resolver
 	// ForwardTimeout bounds one forwarded query.

@@ -113,7 +113,7 @@ func (h *Handler) fast(out, pkt, scratch []byte, from netip.Addr) (resp []byte, 
 	}
 	// The name is only looked up, never kept, while scratch is live.
 	name := unsafe.String(&scratch[0], wq.nameLen)
-	z := h.store.ZoneOf(name)
+	z := h.zoneOf(name)
 	if z == nil {
 		return nil, false
 	}

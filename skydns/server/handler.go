@@ -19,6 +19,7 @@ type Handler struct {
 	cfg     Config
 	store   *zone.Store
 	metrics *Metrics
+	stubs   innerStubs
 	rotor   atomic.Uint64
 }
 
@@ -28,7 +29,7 @@ func NewHandler(cfg Config, store *zone.Store, metrics *Metrics) *Handler {
 	if metrics == nil {
 		metrics = NewMetrics(nil, store)
 	}
-	return &Handler{cfg: cfg, store: store, metrics: metrics}
+	return &Handler{cfg: cfg, store: store, metrics: metrics, stubs: newInnerStubs(cfg.StubZones, store)}
 }
 
 // query is what one request needs while it is being answered.
@@ -235,7 +236,7 @@ func (h *Handler) addOPT(q *query) {
 func (h *Handler) resolve(q *query, z *zone.Zone, owner, qname string, qtype uint16) {
 	resp := q.resp
 	node, exists := z.Lookup(qname)
-	if !exists {
+	if !exists && !h.aboveStub(qname) {
 		node = h.wildcard(z, qname)
 		if node == nil {
 			resp.Rcode = dns.RcodeNameError
@@ -337,12 +338,12 @@ func (h *Handler) forward(q *query, question dns.Question) {
 	}
 }
 
-// zoneOf is the most specific zone that name (lower case, fully
-// qualified) is in, or nil. Names are compared label by label: a label on
+// servedZoneOf is the most specific served zone that name (lower case,
+// fully qualified) is in, or nil, before stub zones are considered. Names are compared label by label: a label on
 // the wire may hold a dot, presented as `\.`, and `evil\.skydns.local.` is
 // the label "evil.skydns" under local., not a name under skydns.local.
 // Only such names (rare, never on the fast path) take the slow walk.
-func (h *Handler) zoneOf(name string) *zone.Zone {
+func (h *Handler) servedZoneOf(name string) *zone.Zone {
 	if strings.IndexByte(name, '\\') < 0 {
 		return h.store.ZoneOf(name)
 	}
@@ -363,7 +364,7 @@ func (h *Handler) wildcard(z *zone.Zone, qname string) *zone.Node {
 	}
 	for off, end := dns.NextLabel(qname, 0); !end; off, end = dns.NextLabel(qname, off) {
 		name := qname[off:]
-		if _, exists := z.Lookup(name); exists {
+		if _, exists := z.Lookup(name); exists || h.aboveStub(name) {
 			n, _ := z.Lookup("*." + name)
 			return n
 		}
