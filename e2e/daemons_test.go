@@ -42,6 +42,47 @@ func TestDaemonsStartWithSampleConfigAndStop(t *testing.T) {
 	}
 }
 
+// Each daemon stops cleanly on SIGTERM also while etcd is gone, within
+// etcd-request-timeout plus a margin for a loaded machine: whatever it
+// would still tell etcd (a resignation, a revoke) is given up then. The
+// schedule is stopped as the leader, whose lease (lock-ttl, 10 s) used to
+// hold it up to the TTL.
+func TestDaemonsStopWithEtcdGone(t *testing.T) {
+	bin := binaries(t)
+	const requestTimeout, margin = time.Second, 5 * time.Second
+	for _, tc := range []struct {
+		program, conf string
+		sets          []string
+		// ready is the log line after which the daemon holds something
+		// in etcd.
+		ready string
+	}{
+		{"skydns", "skydns.conf", []string{"Dns.dns-addr=127.0.0.1:0", "Stats.statsServer="}, "etcd reachable"},
+		{"skydns-kubeapi", "skydns-api.conf", []string{"SkydnsApi.api-address=127.0.0.1:0"}, "etcd reachable"},
+		{"skydns-scanner", "skydns-scanner.conf", []string{"General.metrics-addr="}, "msg=registered"},
+		{"skydns-schedule", "skydns-schedule.conf", []string{"General.metrics-addr="}, "msg=leading"},
+	} {
+		t.Run(tc.program, func(t *testing.T) {
+			etcd := etcdtest.Start(t)
+			args := []string{"-config-file", repoFile("conf/" + tc.conf),
+				"-set", "Etcd.etcd-servers=" + etcd.Endpoints()[0],
+				"-set", "Etcd.etcd-request-timeout=" + requestTimeout.String()}
+			for _, s := range tc.sets {
+				args = append(args, "-set", s)
+			}
+			p := start(t, filepath.Join(bin, tc.program), args...)
+			p.waitLog(tc.ready, 20*time.Second)
+			etcd.Stop()
+			begin := time.Now()
+			p.stop(requestTimeout + margin)
+			t.Logf("stopped %v after SIGTERM", time.Since(begin).Round(time.Millisecond))
+			if !strings.Contains(p.output(), "msg=stopped") {
+				t.Fatalf("no 'stopped' line:\n%s", p.output())
+			}
+		})
+	}
+}
+
 // With etcd-servers = embedded a daemon runs its own etcd in-process: the
 // local stack's mode.
 func TestEmbeddedEtcd(t *testing.T) {

@@ -39,7 +39,9 @@ type Config struct {
 	// resigning is replaced this long after etcd last heard from it.
 	TTL time.Duration
 	// RequestTimeout bounds the grant of the lease, the look-up of the
-	// leader and the resignation.
+	// leader and the resignation; and once Run's ctx has ended, all the
+	// letting go together, so that Run returns within it even with etcd
+	// gone.
 	RequestTimeout time.Duration
 
 	// Lead runs one term; required. Its ctx ends when Run's ctx ends or
@@ -66,7 +68,8 @@ type Config struct {
 
 // Run campaigns until ctx ends: a session at a time, each with a new
 // lease, at most one term each. It returns once the last term has ended
-// and its lease is revoked (or was lost).
+// and its lease is revoked (or was lost), or RequestTimeout after ctx
+// ended if etcd does not answer: the lease then expires with its TTL.
 func Run(ctx context.Context, cli *clientv3.Client, c Config) {
 	c.Prefix = strings.TrimRight(c.Prefix, "/")
 	b := backoff.New()
@@ -103,7 +106,17 @@ func (c *Config) session(ctx context.Context, cli *clientv3.Client) error {
 	if c.Granted != nil {
 		c.Granted()
 	}
-	sess, err := concurrency.NewSession(cli, concurrency.WithLease(g.ID), concurrency.WithTTL(int(g.TTL)))
+	// Letting go (the resignation, the revoke, and the clean-up of a
+	// campaign cut short) must end within RequestTimeout of ctx, also with
+	// etcd gone. concurrency does part of it under the client's own
+	// context, which ends only when the client closes, after Run has
+	// returned: so the session gets a view of cli whose context ends
+	// RequestTimeout after ctx.
+	grace, endGrace := afterEnd(ctx, c.RequestTimeout)
+	defer endGrace()
+	scli := clientv3.NewCtxClient(grace)
+	scli.KV, scli.Lease, scli.Watcher = cli.KV, cli.Lease, cli.Watcher
+	sess, err := concurrency.NewSession(scli, concurrency.WithLease(g.ID), concurrency.WithTTL(int(g.TTL)))
 	if err != nil {
 		return fmt.Errorf("session: %w", err)
 	}
@@ -142,7 +155,7 @@ func (c *Config) session(ctx context.Context, cli *clientv3.Client) error {
 	default:
 	}
 	err = c.Lead(cctx, el)
-	rctx, rcancel := context.WithTimeout(context.Background(), c.RequestTimeout)
+	rctx, rcancel := context.WithTimeout(grace, c.RequestTimeout)
 	_ = el.Resign(rctx)
 	rcancel()
 	if ctx.Err() != nil {
@@ -158,14 +171,26 @@ func (c *Config) session(ctx context.Context, cli *clientv3.Client) error {
 }
 
 // release lets a session go. A live one is closed, which revokes its
-// lease: on a clean stop a standby needs no TTL to take over. A dead one
-// (its lease expired or could not be refreshed) has nothing to revoke, and
-// trying would wait for etcd for up to the TTL.
+// lease: on a clean stop a standby needs no TTL to take over. The revoke
+// waits for etcd for up to the TTL, or until the session's client context
+// ends (see afterEnd). A dead one (its lease expired or could not be
+// refreshed) has nothing to revoke.
 func release(sess *concurrency.Session) {
 	select {
 	case <-sess.Done():
 		sess.Orphan()
 	default:
 		_ = sess.Close()
+	}
+}
+
+// afterEnd returns a context that ends d after ctx ends, or when stop is
+// called: the time a candidate has to let go once it is told to stop.
+func afterEnd(ctx context.Context, d time.Duration) (_ context.Context, stop func()) {
+	grace, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stopAfter := context.AfterFunc(ctx, func() { time.AfterFunc(d, cancel) })
+	return grace, func() {
+		stopAfter()
+		cancel()
 	}
 }

@@ -319,3 +319,48 @@ func TestHolder(t *testing.T) {
 		}
 	}
 }
+
+// A candidate told to stop while etcd is out of its reach returns within
+// its RequestTimeout (500 ms here), whatever it was doing: it gives up
+// resigning and revoking, and its lease expires with the TTL. The TTL is
+// long, so that waiting for it (or for etcd) cannot pass for a stop.
+func TestStopWithEtcdGone(t *testing.T) {
+	const ttl = 30 * time.Second
+	for _, c := range []struct {
+		name string
+		// leads: a leads when it is cut off; otherwise b leads and a
+		// stands by, in the middle of its campaign.
+		leads bool
+	}{
+		{name: "leader", leads: true},
+		{name: "standby"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := etcdtest.Start(t)
+			proxy := e.Proxy()
+			if !c.leads {
+				start(t, e.Client(), "b", prefix, ttl).await(is("lead b"), 10*time.Second)
+			}
+			acli := proxy.Client(t)
+			a := start(t, acli, "a", prefix, ttl)
+			if c.leads {
+				a.await(is("lead a"), 10*time.Second)
+			} else {
+				a.await(is("standby b"), 10*time.Second)
+			}
+
+			proxy.Cut()
+			stopped := make(chan struct{})
+			begin := time.Now()
+			go func() { a.stop(); close(stopped) }()
+			select {
+			case <-stopped:
+				t.Logf("a stopped %v after it was told to", time.Since(begin).Round(time.Millisecond))
+			case <-time.After(5 * time.Second):
+				acli.Close() // what a daemon does only after Run has returned
+				<-stopped
+				t.Fatalf("a stopped only when its client closed, %v after it was told to", time.Since(begin).Round(time.Millisecond))
+			}
+		})
+	}
+}
