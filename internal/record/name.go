@@ -162,21 +162,24 @@ func parseIP(s string) (netip.Addr, bool) {
 }
 
 // maybeIP reports whether s could be an address at all: IPv6 text always
-// has a colon and IPv4 text is only digits and dots.
+// has a colon (and may start with any hex digit, a letter included: fd00::1,
+// abcd::1), IPv4 text is only digits and dots. A host name never has a
+// colon, so looking for one costs names a scan and nothing else.
 func maybeIP(s string) bool {
 	if s == "" {
 		return false
 	}
+	v4 := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == ':' {
 			return true
 		}
 		if c != '.' && (c < '0' || c > '9') {
-			return false
+			v4 = false
 		}
 	}
-	return true
+	return v4
 }
 
 // IsSubdomain reports whether name is zone or lies below it. Both must be
