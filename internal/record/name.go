@@ -146,6 +146,22 @@ func ParseIP(s string) (netip.Addr, error) {
 	return a.Unmap(), nil
 }
 
+// CheckHostAddr refuses addresses that cannot be a host's: unspecified,
+// multicast and the IPv4 broadcast address. Every place an operator gives
+// an address to serve (records, policy fallbacks, overrides) applies it;
+// ip must come from ParseIP, so it is unmapped and has no zone.
+func CheckHostAddr(ip netip.Addr) error {
+	switch {
+	case ip.IsUnspecified():
+		return fmt.Errorf("record: IP address %s is unspecified, not a host", ip)
+	case ip.IsMulticast():
+		return fmt.Errorf("record: IP address %s is multicast, not a host", ip)
+	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return fmt.Errorf("record: IP address %s is the broadcast address, not a host", ip)
+	}
+	return nil
+}
+
 // parseIP is ParseIP for paths that only need a yes or no and must not
 // build an error.
 func parseIP(s string) (netip.Addr, bool) {
