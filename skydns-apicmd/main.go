@@ -73,7 +73,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		defAddr = "127.0.0.1:9001"
 	}
 	fs.StringVar(&o.addr, "addr", defAddr, "API address, host:port or a URL (env SKYDNS_API_ADDR)")
-	fs.StringVar(&o.token, "token", getenv("SKYDNS_API_TOKEN"), "API token, sent as a bearer token (env SKYDNS_API_TOKEN)")
+	// The token's default is read after parsing, never given to the flag
+	// package, which would print it in the usage text.
+	fs.StringVar(&o.token, "token", "", "API token, sent as a bearer token (default: env SKYDNS_API_TOKEN)")
 	fs.StringVar(&o.caFile, "cacert", "", "CA certificate `file` to verify an https API")
 	fs.BoolVar(&o.list, "list", false, "list every name")
 	fs.StringVar(&o.show, "show", "", "show the records of `domain`")
@@ -106,6 +108,11 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 			return exitOK
 		}
 		return exitUsage
+	}
+	tokenSet := false
+	fs.Visit(func(f *flag.Flag) { tokenSet = tokenSet || f.Name == "token" })
+	if !tokenSet {
+		o.token = getenv("SKYDNS_API_TOKEN")
 	}
 	if o.showVersion {
 		fmt.Fprintln(stdout, version.String("skydns-apicmd"))

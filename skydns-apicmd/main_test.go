@@ -165,6 +165,47 @@ func TestUnreachableAndUnauthorized(t *testing.T) {
 	}
 }
 
+// The token never shows in what the CLI prints: its usage text, a
+// mistyped flag, a refused or failed request (issue 15, item 8).
+func TestTokenNeverPrinted(t *testing.T) {
+	const secret = "s3cret-T0ken-never-printed"
+	addr, _ := startAPI(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	env := map[string]string{"SKYDNS_API_TOKEN": secret, "SKYDNS_API_ADDR": addr}
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		code int
+	}{
+		{env, []string{"-h"}, 0},
+		{env, []string{"-help"}, 0},
+		{env, []string{"-tokn", "x"}, 2},
+		{env, []string{"-list", "extra"}, 2},
+		{env, []string{"-method", "create"}, 2},
+		{env, []string{"-list"}, 1}, // HTTP 401: the API's token differs
+		{env, []string{"-addr", closed, "-list"}, 1},
+		{nil, []string{"-token", secret, "-addr", addr, "-list"}, 1},
+		{nil, []string{"-token", secret, "-h"}, 0},
+	} {
+		code, out, errOut := cli(tc.env, tc.args...)
+		if code != tc.code {
+			t.Errorf("%v: exit %d, want %d (%s)", tc.args, code, tc.code, errOut)
+		}
+		if strings.Contains(out+errOut, secret) {
+			t.Errorf("%v printed the token:\n%s%s", tc.args, out, errOut)
+		}
+	}
+	// The environment's token is still the default.
+	if code, _, errOut := cli(map[string]string{"SKYDNS_API_TOKEN": token}, "-addr", addr, "-list"); code != 0 {
+		t.Errorf("token from the environment: exit %d %s", code, errOut)
+	}
+}
+
 // rfc3339 stands for the times in the output, which the test cannot know.
 var rfc3339 = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
 

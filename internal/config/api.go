@@ -72,6 +72,9 @@ func (c API) Validate() error {
 	checkTTL(&p, "Kube2Skydns", "lock-ttl", c.Kube.LockTTL, time.Second)
 	const sec = "SkydnsApi"
 	checkDomains(&p, sec, "api-domains", c.API.Domains)
+	paths := []ownPath{{"ip-monitor-path", c.General.IPMonitorPath}, {"override-path", c.General.OverridePath}}
+	checkZonePaths(&p, sec, "api-domains", c.Etcd.Prefix, c.API.Domains, paths...)
+	checkZonePaths(&p, "Kube2Skydns", "kube-domain", c.Etcd.Prefix, []string{c.Kube.Domain}, paths...)
 	checkAddr(&p, sec, "api-address", c.API.Address)
 	if c.API.TLSCert != "" && c.API.TLSKey == "" {
 		p.add(sec, "api-tls-key", "empty, but api-tls-cert is set")

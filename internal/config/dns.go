@@ -65,6 +65,7 @@ func (c DNS) Validate() error {
 	const sec = "Dns"
 	d := c.DNS
 	checkDomains(&p, sec, "dns-domains", d.Domains)
+	checkZonePaths(&p, sec, "dns-domains", c.Etcd.Prefix, d.Domains, ownPath{"ip-monitor-path", d.IPMonitorPath})
 	checkAddr(&p, sec, "dns-addr", d.Addr)
 	for _, ns := range d.Nameservers {
 		if _, err := serverAddr(ns); err != nil {

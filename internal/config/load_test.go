@@ -478,6 +478,24 @@ func TestErrors(t *testing.T) {
 			"skydns-api.conf [General] metrics-addr: missing port"},
 		{"api tls half", "skydns-api.conf", "[SkydnsApi]\napi-tls-key = /k.pem\n", nil, new(API),
 			"skydns-api.conf [SkydnsApi] api-tls-cert: empty, but api-tls-key is set"},
+		// Zones whose keys overlap SkyDNS's own data (issue 15, item 6).
+		{"api zone monitor", "skydns-api.conf", "[SkydnsApi]\napi-domains = skydns.local,monitor\n", nil, new(API),
+			`skydns-api.conf [SkydnsApi] api-domains: zone "monitor" is stored under /skydns/monitor/, which overlaps /skydns/monitor/ (SkyDNS's own monitor/ under etcd-prefix): records written there could forge SkyDNS's own data; use a zone outside it`},
+		{"api zone below monitor", "skydns-api.conf", "[SkydnsApi]\napi-domains = lock.monitor.\n", nil, new(API),
+			`skydns-api.conf [SkydnsApi] api-domains: zone "lock.monitor." is stored under /skydns/monitor/lock/, which overlaps /skydns/monitor/ (SkyDNS's own monitor/ under etcd-prefix): records written there could forge SkyDNS's own data; use a zone outside it`},
+		{"api zone policy", "skydns-api.conf", "[SkydnsApi]\napi-domains = POLICY\n", nil, new(API),
+			`skydns-api.conf [SkydnsApi] api-domains: zone "POLICY" is stored under /skydns/policy/, which overlaps /skydns/policy/ (SkyDNS's own policy/ under etcd-prefix): records written there could forge SkyDNS's own data; use a zone outside it`},
+		{"api zone with another prefix", "skydns-api.conf", "[Etcd]\netcd-prefix = /dns/\n[SkydnsApi]\napi-domains = events\n", nil, new(API),
+			`skydns-api.conf [SkydnsApi] api-domains: zone "events" is stored under /dns/events/, which overlaps /dns/events/ (SkyDNS's own events/ under etcd-prefix): records written there could forge SkyDNS's own data; use a zone outside it`},
+		{"kube zone topology", "skydns-api.conf", "[Kube2Skydns]\nkube-domain = a.topology.\n", nil, new(API),
+			`skydns-api.conf [Kube2Skydns] kube-domain: zone "a.topology." is stored under /skydns/topology/a/, which overlaps /skydns/topology/ (SkyDNS's own topology/ under etcd-prefix): records written there could forge SkyDNS's own data; use a zone outside it`},
+		{"api zone holds override-path", "skydns-api.conf", "[General]\noverride-path = /skydns/local/skydns/ovr/\n", nil, new(API),
+			`skydns-api.conf [SkydnsApi] api-domains: zone "skydns.local." is stored under /skydns/local/skydns/, which overlaps /skydns/local/skydns/ovr/ (override-path): records written there could forge SkyDNS's own data; use a zone outside it` + "\n" +
+				`skydns-api.conf [Kube2Skydns] kube-domain: zone "skydns.local." is stored under /skydns/local/skydns/, which overlaps /skydns/local/skydns/ovr/ (override-path): records written there could forge SkyDNS's own data; use a zone outside it`},
+		{"dns zone monitor", "skydns.conf", "[Dns]\ndns-domains = skydns.local%agent.monitor\n", nil, new(DNS),
+			`skydns.conf [Dns] dns-domains: zone "agent.monitor" is stored under /skydns/monitor/agent/, which overlaps /skydns/monitor/ (SkyDNS's own monitor/ under etcd-prefix): records written there could forge SkyDNS's own data; use a zone outside it`},
+		{"dns zone holds ip-monitor-path", "skydns.conf", "[Dns]\ndns-domains = health\nip-monitor-path = /skydns/health/status\n", nil, new(DNS),
+			`skydns.conf [Dns] dns-domains: zone "health" is stored under /skydns/health/, which overlaps /skydns/health/status/ (ip-monitor-path): records written there could forge SkyDNS's own data; use a zone outside it`},
 		{"override error names -set", "skydns.conf", "", []string{"Dns.dns-addr=localhost"}, new(DNS),
 			"-set [Dns] dns-addr: missing port"},
 		{"override type error", "", "", []string{"Check.rise=high"}, new(Scanner),
@@ -656,5 +674,19 @@ func TestHelpers(t *testing.T) {
 	}
 	if Hostname("given") != "given" || Hostname("") == "" {
 		t.Error("Hostname")
+	}
+}
+
+// A zone next to SkyDNS's own subtrees is fine: only overlap is refused.
+func TestZonesBesideOwnData(t *testing.T) {
+	d := wantDNS
+	d.DNS.Domains = []string{"monitoring", "policy.example.org", "skydns.local.", "events-x"}
+	if err := d.Validate(); err != nil {
+		t.Errorf("DNS: %v", err)
+	}
+	a := wantAPI
+	a.API.Domains = []string{"monitoring", "x.policy-y"}
+	if err := a.Validate(); err != nil {
+		t.Errorf("API: %v", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/skydns/skydns/internal/record"
 )
 
 // problems collects every semantic error so an operator fixes a file in one
@@ -219,6 +221,44 @@ func checkPorts(p *problems, sec, key string, ports []string) {
 	for _, port := range ports {
 		if msg := portProblem(port); msg != "" {
 			p.add(sec, key, "%s", msg)
+		}
+	}
+}
+
+// ownSubtrees are the directories below etcd-prefix that hold SkyDNS's
+// own data rather than records: health, election and heartbeat keys under
+// monitor/, policies under policy/, and topology/ and events/, kept for
+// SkyDNS's own use. A zone whose records would be written there lets an
+// API client forge any of it (an election key without a lease, a
+// heartbeat that never expires).
+var ownSubtrees = []string{"monitor", "policy", "topology", "events"}
+
+// ownPath is an etcd directory or key SkyDNS uses for its own data, and
+// what refers to it in the file.
+type ownPath struct{ what, path string }
+
+// checkZonePaths refuses zones whose record keys (record.NamePath of the
+// zone, and everything below it) overlap SkyDNS's own subtrees under
+// prefix or any of the configured paths. Zones that are not valid names
+// are left to checkDomains.
+func checkZonePaths(p *problems, sec, key, prefix string, zones []string, paths ...ownPath) {
+	own := make([]ownPath, 0, len(ownSubtrees)+len(paths))
+	for _, s := range ownSubtrees {
+		own = append(own, ownPath{"SkyDNS's own " + s + "/ under etcd-prefix", strings.TrimRight(prefix, "/") + "/" + s})
+	}
+	own = append(own, paths...)
+	for _, z := range zones {
+		if domainProblem(z) != "" {
+			continue
+		}
+		zdir := record.NamePath(prefix, fqdn(z)) + "/"
+		for _, o := range own {
+			odir := strings.TrimRight(o.path, "/") + "/"
+			if strings.HasPrefix(zdir, odir) || strings.HasPrefix(odir, zdir) {
+				p.add(sec, key, "zone %q is stored under %s, which overlaps %s (%s): records written there could forge SkyDNS's own data; use a zone outside it",
+					z, zdir, odir, o.what)
+				break
+			}
 		}
 	}
 }

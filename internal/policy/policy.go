@@ -10,6 +10,10 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/skydns/skydns/internal/record"
 )
 
 // Mode is how a name's healthy IPs are chosen.
@@ -99,12 +103,24 @@ func (p Policy) Validate() error {
 	default:
 		return fmt.Errorf("policy: all-down %q: want all, none, servfail or fallback", p.AllDown)
 	}
+	if len(p.Fallback) > MaxFallback {
+		return fmt.Errorf("policy: %d fallback IPs: at most %d", len(p.Fallback), MaxFallback)
+	}
 	for _, s := range p.Fallback {
-		if _, err := netip.ParseAddr(s); err != nil {
-			return fmt.Errorf("policy: fallback %q: not an IP", s)
+		// The rules of a record's address: served to clients, a
+		// fallback must be a host's.
+		ip, err := record.ParseIP(s)
+		if err == nil {
+			err = record.CheckHostAddr(ip)
+		}
+		if err != nil {
+			return fmt.Errorf("policy: fallback %q: %s", s, strings.TrimPrefix(err.Error(), "record: "))
 		}
 	}
 	if c := p.Check; c != nil {
+		if len(c.Ports) > MaxCheckPorts {
+			return fmt.Errorf("policy: %d check ports: at most %d", len(c.Ports), MaxCheckPorts)
+		}
 		for _, port := range c.Ports {
 			if port < 1 || port > 65535 {
 				return fmt.Errorf("policy: check port %d: want 1-65535", port)
@@ -125,6 +141,41 @@ func (p Policy) Validate() error {
 			if h.Expect != 0 && (h.Expect < 100 || h.Expect > 599) {
 				return fmt.Errorf("policy: http expect %d: not an HTTP status", h.Expect)
 			}
+			// Both go into the probe's request line and headers.
+			if err := checkHeaderText("host", h.Host, maxHTTPHost); err != nil {
+				return err
+			}
+			if err := checkHeaderText("path", h.Path, maxHTTPPath); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Bounds on a policy's lists and texts. A policy is read by every DNS
+// server and scanner, and each check port is probed on every address of
+// the name, so a list has to stay small.
+const (
+	MaxFallback   = 64
+	MaxCheckPorts = 64
+	maxHTTPHost   = 253  // a DNS name, or an address with a port
+	maxHTTPPath   = 1024 // far more than a health path needs
+)
+
+// checkHeaderText refuses what would break out of the HTTP request of a
+// check: control characters (CR and LF among them), spaces, bytes that are
+// not UTF-8, and overlong values.
+func checkHeaderText(field, s string, maxLen int) error {
+	if len(s) > maxLen {
+		return fmt.Errorf("policy: http %s is longer than %d bytes", field, maxLen)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("policy: http %s %q is not UTF-8", field, s)
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f || unicode.IsControl(r) {
+			return fmt.Errorf("policy: http %s %q has a control character or space", field, s)
 		}
 	}
 	return nil

@@ -24,6 +24,30 @@ func TestDecode(t *testing.T) {
 		{`{"check":{"http":{"scheme":"ftp"}}}`, `scheme "ftp"`},
 		{`{"check":{"http":{"expect":42}}}`, "expect 42"},
 		{`{"mode":`, "policy:"},
+		// Hostile input (issue 15, item 11): what is served or probed
+		// follows the rules of a record's address and of an HTTP request.
+		{`{"all-down":"fallback","fallback":["::ffff:192.0.2.9","fd00::1"]}`, ""},
+		{`{"fallback":["0.0.0.0"]}`, "unspecified"},
+		{`{"fallback":["::"]}`, "unspecified"},
+		{`{"fallback":["255.255.255.255"]}`, "broadcast"},
+		{`{"fallback":["224.0.0.1"]}`, "multicast"},
+		{`{"fallback":["ff02::1"]}`, "multicast"},
+		{`{"fallback":["fe80::1%eth0"]}`, "has a zone"},
+		{`{"fallback":["192.0.2.1/32"]}`, "invalid IP"},
+		{`{"fallback":[` + strings.Repeat(`"192.0.2.1",`, MaxFallback) + `"192.0.2.1"]}`, "at most 64"},
+		{`{"check":{"http":{"host":"a.example.org","path":"/health?x=1&y=%20"}}}`, ""},
+		{`{"check":{"http":{"host":"a\r\nX-Evil: 1"}}}`, "control character"},
+		{`{"check":{"http":{"path":"/x\r\nHost: evil"}}}`, "control character"},
+		{`{"check":{"http":{"path":"/x\n"}}}`, "control character"},
+		{`{"check":{"http":{"path":"/x\u0000"}}}`, "control character"},
+		{`{"check":{"http":{"path":"/x\u007f"}}}`, "control character"},
+		{`{"check":{"http":{"path":"/x\u0085"}}}`, "control character"},
+		{`{"check":{"http":{"path":"/a b"}}}`, "control character or space"},
+		{`{"check":{"http":{"host":"a b"}}}`, "control character or space"},
+		{`{"check":{"http":{"host":"` + strings.Repeat("a", 254) + `"}}}`, "longer than 253"},
+		{`{"check":{"http":{"path":"/` + strings.Repeat("a", 1024) + `"}}}`, "longer than 1024"},
+		{`{"check":{"ports":[` + strings.Repeat("80,", MaxCheckPorts-1) + `80]}}`, ""},
+		{`{"check":{"ports":[` + strings.Repeat("80,", MaxCheckPorts) + `80]}}`, "65 check ports: at most 64"},
 	} {
 		_, err := Decode([]byte(tc.in))
 		switch {

@@ -1,6 +1,8 @@
 package record
 
 import (
+	"encoding/json"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -24,6 +26,11 @@ var seedValues = []string{
 	`null`,
 	`{"host":`,
 	`{"Host":"192.0.2.1","TYPE":"aaaa"}`,
+	`{"host":"fd00::1"}`,
+	`{"type":"AAAA","host":"abcd::1"}`,
+	`{"host":"fe80::1%eth0"}`,
+	`{"host":"64:ff9b::192.0.2.1"}`,
+	`{"type":"TXT","text":"note-sttsb4er"}`,
 }
 
 // FuzzDecode checks that Decode never panics and that whatever it accepts
@@ -64,6 +71,69 @@ func FuzzDecode(f *testing.F) {
 			if r.IP().IsValid() {
 				t.Fatalf("decoded %s record %+v has an IP", r.Type, r)
 			}
+		}
+	})
+}
+
+// FuzzHostIP checks that a host is an address to every reader exactly when
+// netip reads it as one without a zone, whatever its first character
+// (issue 15, item 1: the fast sniffing gave up at the first letter).
+func FuzzHostIP(f *testing.F) {
+	for _, h := range []string{"fd00::1", "abcd::1", "ABCD::1", "fe80::1", "::", "::1", "64:ff9b::192.0.2.1",
+		"::ffff:192.0.2.1", "192.0.2.1", "fe80::1%eth0", "cafe", "cafe.example.org", "1.2.3", "a:b", ":", "0::"} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		want, err := netip.ParseAddr(host)
+		isIP := err == nil && want.Zone() == ""
+		want = want.Unmap()
+		value, err := json.Marshal(Record{Host: host})
+		if err != nil {
+			return
+		}
+		r, derr := Decode(value)
+		a, fast := DecodeAddr(value)
+		ip, perr := ParseIP(host)
+		if !isIP {
+			if r.IP().IsValid() || fast || perr == nil {
+				t.Fatalf("%q is no address, but Decode %+v, DecodeAddr %v %v, ParseIP %v %v", host, r, a, fast, ip, perr)
+			}
+			return
+		}
+		if derr != nil || r.IP() != want {
+			t.Fatalf("Decode(%s) = %+v, %v; want the address %v", value, r, derr, want)
+		}
+		if !fast || a.IP != want {
+			t.Fatalf("DecodeAddr(%s) = %+v, %v; want %v", value, a, fast, want)
+		}
+		if perr != nil || ip != want {
+			t.Fatalf("ParseIP(%q) = %v, %v", host, ip, perr)
+		}
+	})
+}
+
+// FuzzProbeID checks that every probe id is 8 lower-case hex digits that
+// ParseKey reads as an id, so a record moved off a colliding key stays
+// readable, and that the probes of one record differ from one another.
+func FuzzProbeID(f *testing.F) {
+	f.Add("2001:db8::1", "", 0)
+	f.Add("", "note-sttsb4er", 80)
+	f.Fuzz(func(t *testing.T, host, text string, port int) {
+		r := Record{Type: TypeAAAA, Host: host, Text: text, Port: port}
+		seen := map[string]bool{}
+		for n := range 4 {
+			id := ProbeID(r, n)
+			if len(id) != 8 || !isHex(id, 8, 8) || strings.ToLower(id) != id {
+				t.Fatalf("ProbeID(%+v, %d) = %q", r, n, id)
+			}
+			seen[id] = true
+			key := Key(DefaultPrefix, "x.skydns.local.", id)
+			if name, got, err := ParseKey(DefaultPrefix, key, Record{Type: TypeA, Host: "192.0.2.1"}); err != nil || got != id || name != "x.skydns.local." {
+				t.Fatalf("ParseKey(%s) = %q, %q, %v", key, name, got, err)
+			}
+		}
+		if len(seen) < 2 {
+			t.Fatalf("the probes of %+v are all %v", r, seen)
 		}
 	})
 }

@@ -146,6 +146,22 @@ func ParseIP(s string) (netip.Addr, error) {
 	return a.Unmap(), nil
 }
 
+// CheckHostAddr refuses addresses that cannot be a host's: unspecified,
+// multicast and the IPv4 broadcast address. Every place an operator gives
+// an address to serve (records, policy fallbacks, overrides) applies it;
+// ip must come from ParseIP, so it is unmapped and has no zone.
+func CheckHostAddr(ip netip.Addr) error {
+	switch {
+	case ip.IsUnspecified():
+		return fmt.Errorf("record: IP address %s is unspecified, not a host", ip)
+	case ip.IsMulticast():
+		return fmt.Errorf("record: IP address %s is multicast, not a host", ip)
+	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return fmt.Errorf("record: IP address %s is the broadcast address, not a host", ip)
+	}
+	return nil
+}
+
 // parseIP is ParseIP for paths that only need a yes or no and must not
 // build an error.
 func parseIP(s string) (netip.Addr, bool) {
@@ -162,21 +178,24 @@ func parseIP(s string) (netip.Addr, bool) {
 }
 
 // maybeIP reports whether s could be an address at all: IPv6 text always
-// has a colon and IPv4 text is only digits and dots.
+// has a colon (and may start with any hex digit, a letter included: fd00::1,
+// abcd::1), IPv4 text is only digits and dots. A host name never has a
+// colon, so looking for one costs names a scan and nothing else.
 func maybeIP(s string) bool {
 	if s == "" {
 		return false
 	}
+	v4 := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == ':' {
 			return true
 		}
 		if c != '.' && (c < '0' || c > '9') {
-			return false
+			v4 = false
 		}
 	}
-	return true
+	return v4
 }
 
 // IsSubdomain reports whether name is zone or lies below it. Both must be

@@ -272,7 +272,14 @@ func fnvString(h uint32, s string) uint32 {
 // hex digits. Exactly 8 digits is what ParseKey recognizes as an id on a
 // key without a trailing slash. r should be normalized (as returned by
 // Decode) so that the same record always gets the same id.
-func ID(r Record) string {
+func ID(r Record) string { return ProbeID(r, 0) }
+
+// ProbeID is the id of r on probe n: ID for n = 0, and for n > 0 the same
+// hash salted with n. 32 bits collide (two addresses of one name can share
+// an id), so a writer that finds its key holding a record that is not
+// SameIdentity tries the next probe instead of overwriting it. Every probe
+// is 8 hex digits, so readers, to whom ids are opaque, see no difference.
+func ProbeID(r Record, n int) string {
 	var num [20]byte
 	h := uint32(fnvOffset32)
 	h = fnvString(h, string(kind(r)))
@@ -285,6 +292,13 @@ func ID(r Record) string {
 	}
 	h = fnvString(h, "|")
 	h = fnvString(h, r.Text)
+	if n > 0 {
+		h = fnvString(h, "|")
+		for _, c := range strconv.AppendInt(num[:0], int64(n), 10) {
+			h ^= uint32(c)
+			h *= fnvPrime32
+		}
+	}
 
 	const digits = "0123456789abcdef"
 	var out [8]byte
@@ -293,4 +307,11 @@ func ID(r Record) string {
 		h >>= 4
 	}
 	return string(out[:])
+}
+
+// SameIdentity reports whether a and b are one record as far as ids go:
+// the fields ID hashes are equal, so a write of b may replace a (a new TTL
+// or owner, say) but not a record that merely shares its id.
+func SameIdentity(a, b Record) bool {
+	return kind(a) == kind(b) && a.Host == b.Host && a.Port == b.Port && a.Text == b.Text
 }

@@ -2,7 +2,7 @@ package api
 
 import (
 	"net/http"
-	"strings"
+	"sort"
 
 	"github.com/skydns/skydns/internal/record"
 	"github.com/skydns/skydns/skydns-kubeapi/apitypes"
@@ -63,10 +63,13 @@ func (a *API) planCNAME(t *tx, alias, target string, m meta) *httpError {
 		return nil // already so
 	}
 	// Refuse the loops that can be seen; the DNS server stops any others.
+	// The chain is read through the transaction, so its guards cover it:
+	// two requests making a→b and b→a at once cannot both pass this check
+	// on views without the other's CNAME.
 	cur := target
 	for range 16 {
 		next := ""
-		for _, e := range a.store.Records(cur) {
+		for _, e := range t.records(cur) {
 			if e.Record.Type == record.TypeCNAME {
 				next = e.Record.Host
 			}
@@ -82,12 +85,15 @@ func (a *API) planCNAME(t *tx, alias, target string, m meta) *httpError {
 	rec := m.record(record.TypeCNAME)
 	rec.Host = target
 	if err := t.putRecord(alias, rec, existing); err != nil {
-		return errorf(http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), "record: "))
+		return err
 	}
 	return nil
 }
 
-// putCNAME moves aliases of the request's name: update {"old":"new"}.
+// putCNAME moves aliases of the request's name: update {"old":"new"}. The
+// map is one simultaneous rename: {"a":"b","b":"a"} changes nothing and
+// {"a":"b","b":"c"} leaves b and c; two aliases cannot become one, and an
+// alias cannot move onto a name that is an alias already.
 func (a *API) putCNAME(w http.ResponseWriter, r *http.Request, req *apitypes.Request, m meta) *httpError {
 	target, err := a.resolveTarget(r.PathValue("name"), a.domains[0])
 	if err != nil {
@@ -97,6 +103,7 @@ func (a *API) putCNAME(w http.ResponseWriter, r *http.Request, req *apitypes.Req
 	type move struct{ old, new string }
 	var moves []move
 	lock := []string{}
+	olds, news := map[string]string{}, map[string]string{} // resolved -> as written
 	for o, n := range req.Update {
 		oldA, err := a.resolve(o, zone)
 		if err != nil {
@@ -112,10 +119,21 @@ func (a *API) putCNAME(w http.ResponseWriter, r *http.Request, req *apitypes.Req
 		if err := a.checkWritable(newA); err != nil {
 			return err
 		}
+		if prev, dup := olds[oldA]; dup {
+			return errorf(http.StatusBadRequest, "update names the alias %s twice (%q and %q)", display(oldA), prev, o)
+		}
+		if prev, dup := news[newA]; dup {
+			return errorf(http.StatusBadRequest, "update moves two aliases to %s (from %q and %q): one name is one alias", display(newA), prev, o)
+		}
+		olds[oldA], news[newA] = o, o
 		moves = append(moves, move{oldA, newA})
 		lock = append(lock, oldA, newA)
 	}
+	// Map order is random; plan in one order so a retry sends the same
+	// transaction and errors name the same alias.
+	sort.Slice(moves, func(i, j int) bool { return moves[i].old < moves[j].old })
 	err = a.apply(r.Context(), lock, func(t *tx) *httpError {
+		keys := map[string]string{}
 		for _, mv := range moves {
 			var cur *store.Entry
 			for _, e := range t.records(mv.old) {
@@ -131,10 +149,24 @@ func (a *API) putCNAME(w http.ResponseWriter, r *http.Request, req *apitypes.Req
 			case !ownedByAPI(cur.Record.Source):
 				return errorf(http.StatusForbidden, "the CNAME %s belongs to %s; the API does not change it", display(mv.old), foreign(*cur))
 			}
-			if mv.old == mv.new {
-				continue
+			keys[mv.old] = cur.Key
+		}
+		// An old alias that another move renames onto stays; the others go.
+		for _, mv := range moves {
+			if _, stays := news[mv.old]; !stays {
+				t.del(keys[mv.old])
 			}
-			t.del(cur.Key)
+		}
+		for _, mv := range moves {
+			if _, was := olds[mv.new]; was {
+				continue // an alias before, and after
+			}
+			for _, e := range t.records(mv.new) {
+				if e.Record.Type == record.TypeCNAME && e.Record.Host == target {
+					return errorf(http.StatusConflict, "%s is already an alias of %s: moving %s onto it would lose an alias; delete one of them instead",
+						display(mv.new), display(target), display(mv.old))
+				}
+			}
 			if err := a.planCNAME(t, mv.new, target, m); err != nil {
 				return err
 			}

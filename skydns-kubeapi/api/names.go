@@ -94,13 +94,10 @@ func parseAddr(s string, t record.Type) (netip.Addr, *httpError) {
 	if err != nil {
 		return netip.Addr{}, errorf(http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), "record: "))
 	}
+	if err := record.CheckHostAddr(ip); err != nil {
+		return ip, errorf(http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), "record: "))
+	}
 	switch {
-	case ip.IsUnspecified():
-		return ip, errorf(http.StatusBadRequest, "IP address %q is unspecified, not a host", s)
-	case ip.IsMulticast():
-		return ip, errorf(http.StatusBadRequest, "IP address %q is multicast, not a host", s)
-	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return ip, errorf(http.StatusBadRequest, "IP address %q is the broadcast address, not a host", s)
 	case t == record.TypeA && !ip.Is4():
 		return ip, errorf(http.StatusBadRequest, "IP address %q is IPv6; type A takes IPv4, use type AAAA", s)
 	case t == record.TypeAAAA && ip.Is4():

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,11 +37,14 @@ type tx struct {
 
 	puts map[string][]byte
 	dels map[string]bool
+	// planned holds the records among puts, for RecordKey to see the ids
+	// this attempt has already taken.
+	planned map[string]record.Record
 }
 
 func newTx(s *store.Store) *tx {
 	return &tx{s: s, prefix: s.Prefix(), guarded: map[string]bool{}, read: map[string][]store.Entry{},
-		puts: map[string][]byte{}, dels: map[string]bool{}}
+		puts: map[string][]byte{}, dels: map[string]bool{}, planned: map[string]record.Record{}}
 }
 
 // records returns the records of name and guards them: the transaction
@@ -112,17 +116,42 @@ func (t *tx) put(key string, value []byte) {
 
 func (t *tx) del(key string) {
 	delete(t.puts, key)
+	delete(t.planned, key)
 	t.dels[key] = true
 }
 
-// putRecord stores a normalized record of name, unless the very same value
-// is there already.
-func (t *tx) putRecord(name string, r record.Record, existing []store.Entry) error {
+// recordKey is the key a normalized record r of name goes to in this
+// attempt: its id, or the next probe when that key holds another record,
+// as read (existing, the name's records) or as planned here. A key this
+// attempt deletes is free.
+func (t *tx) recordKey(name string, r record.Record, existing []store.Entry) (string, *httpError) {
+	inExisting := store.EntryAt(existing)
+	key, ok := store.RecordKey(t.prefix, name, r, func(k string) (record.Record, bool) {
+		if p, ok := t.planned[k]; ok {
+			return p, true
+		}
+		if t.dels[k] {
+			return record.Record{}, false
+		}
+		return inExisting(k)
+	})
+	if !ok {
+		return "", errorf(http.StatusConflict, "%s: every id this %s record could take holds another record", display(name), r.Type)
+	}
+	return key, nil
+}
+
+// putRecord stores a record of name, unless the very same value is there
+// already. It never replaces a different record whose id collides.
+func (t *tx) putRecord(name string, r record.Record, existing []store.Entry) *httpError {
 	n, b, err := store.Normalize(r)
 	if err != nil {
-		return err
+		return errorf(http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), "record: "))
 	}
-	key := store.RecordKey(t.prefix, name, n)
+	key, herr := t.recordKey(name, n, existing)
+	if herr != nil {
+		return herr
+	}
 	for _, e := range existing {
 		if e.Key == key && e.Record == n {
 			delete(t.dels, key)
@@ -130,6 +159,7 @@ func (t *tx) putRecord(name string, r record.Record, existing []store.Entry) err
 		}
 	}
 	t.put(key, b)
+	t.planned[key] = n
 	return nil
 }
 

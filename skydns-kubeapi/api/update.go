@@ -46,6 +46,7 @@ func (a *API) put(w http.ResponseWriter, r *http.Request) *httpError {
 		oldIP, newIP netip.Addr
 	}
 	var pairs []pair
+	seen := map[string]string{} // normalized old value -> as written
 	for o, n := range req.Update {
 		p := pair{old: o, new: n}
 		switch typ {
@@ -92,6 +93,13 @@ func (a *API) put(w http.ResponseWriter, r *http.Request) *httpError {
 				return errorf(http.StatusBadRequest, "new text must be 1-%d bytes", maxText)
 			}
 		}
+		// Keys are compared as normalized: 192.0.2.9 and ::ffff:192.0.2.9,
+		// or web and web.skydns.local., name one record, which must not
+		// become two.
+		if prev, dup := seen[p.old]; dup {
+			return errorf(http.StatusBadRequest, "update names one %s record twice, as %q and %q", typ, prev, o)
+		}
+		seen[p.old] = o
 		pairs = append(pairs, p)
 	}
 	err = a.apply(r.Context(), []string{name}, func(t *tx) *httpError {

@@ -214,7 +214,10 @@ func (a *API) planAdd(t *tx, wants []want) *httpError {
 		if err != nil {
 			return errorf(http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), "record: "))
 		}
-		key := store.RecordKey(t.prefix, w.owner, n)
+		key, herr := t.recordKey(w.owner, n, existing)
+		if herr != nil {
+			return herr
+		}
 		present := false
 		for _, e := range existing {
 			if !sameRecord(e.Record, n) {
@@ -232,7 +235,7 @@ func (a *API) planAdd(t *tx, wants []want) *httpError {
 			continue
 		}
 		if err := t.putRecord(w.owner, w.rec, existing); err != nil {
-			return errorf(http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), "record: "))
+			return err
 		}
 	}
 	return nil

@@ -536,7 +536,19 @@ func (s *Syncer) apply(ctx context.Context, t *term, key, root string, d Desired
 			if n.Type == record.TypeSRV && skipped[n.Host] {
 				continue // its target is not ours to serve
 			}
-			k := store.RecordKey(prefix, name, n)
+			// The key of a record whose id collides with another's,
+			// ours or theirs, is the next probe: never the other's key.
+			inStore := store.EntryAt(s.store.Records(name))
+			k, ok := store.RecordKey(prefix, name, n, func(k string) (record.Record, bool) {
+				if r, ok := want[k]; ok {
+					return r, true
+				}
+				return inStore(k)
+			})
+			if !ok {
+				s.log.Warn("kubernetes sync: no free id for a record; not publishing it", "name", name, "type", n.Type)
+				continue
+			}
 			if _, ours := owned[k]; !ours && s.keyTaken(name, k) {
 				s.log.Debug("kubernetes sync: record already published by another writer", "name", name, "key", k)
 				continue

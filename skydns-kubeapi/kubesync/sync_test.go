@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"slices"
 	"sort"
@@ -437,5 +438,62 @@ func eventually(t testing.TB, what string, f func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Records whose ids collide (issue 15, item 2) are all published, beside
+// another writer's record at the colliding key and beside each other, and
+// stay put from one pass to the next.
+func TestSyncCollidingIDs(t *testing.T) {
+	// Two addresses of 2001:db8::/32 whose AAAA ids collide, by brute force.
+	var ip1, ip2 string
+	seen := map[string]string{}
+	for i := 0; ip2 == "" && i < 1<<22; i++ {
+		ip := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 12: byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}).String()
+		id := record.ID(record.Record{Type: record.TypeAAAA, Host: ip})
+		if other, ok := seen[id]; ok {
+			ip1, ip2 = other, ip
+		}
+		seen[id] = ip
+	}
+	if ip2 == "" {
+		t.Fatal("no colliding pair found")
+	}
+	e := newEnv(t)
+	api := fmt.Sprintf(`{"type":"AAAA","host":%q,"source":"api"}`, ip1)
+	apiKey := record.Key(prefix, web, record.ID(record.Record{Type: record.TypeAAAA, Host: ip1}))
+	if _, err := e.cli.Put(context.Background(), apiKey, api); err != nil {
+		t.Fatal(err)
+	}
+	e.run("c1", nil)
+	e.createService(lbService("default", "web", ip2))
+	both := "both.default.svc.kube.local."
+	e.createService(lbService("default", "both", ip1, ip2))
+	want := []string{
+		web + " AAAA " + ip1 + " [api]", web + " AAAA " + ip2, "_https._tcp." + web + " SRV " + web + ":443",
+		both + " AAAA " + ip1, both + " AAAA " + ip2, "_https._tcp." + both + " SRV " + both + ":443",
+	}
+	e.await("colliding records side by side", want...)
+	resp, err := e.cli.Get(context.Background(), apiKey)
+	if err != nil || len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != api {
+		t.Fatalf("the API's record at %s became %v, %v", apiKey, resp.Kvs, err)
+	}
+	// Another pass (a policy annotation, seen once the policy is written)
+	// moves no record.
+	rev := resp.Header.Revision
+	for _, svc := range []string{"both", "web"} {
+		e.updateService("default", svc, func(s *corev1.Service) { s.Annotations = map[string]string{"skydns.io/mode": "random"} })
+		name := svc + ".default.svc.kube.local."
+		eventually(t, "policy of "+svc, func() bool { p := e.policyOf(name); return p != nil && p.Mode == policy.ModeRandom })
+	}
+	e.await("still side by side", want...)
+	moved, err := e.cli.Get(context.Background(), record.NamePath(prefix, domain), clientv3.WithPrefix(), clientv3.WithMinModRev(rev+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range moved.Kvs {
+		if r, _ := record.Decode(kv.Value); r.Type == record.TypeAAAA {
+			t.Errorf("another pass rewrote %s = %s", kv.Key, kv.Value)
+		}
 	}
 }

@@ -24,21 +24,49 @@ func Normalize(r record.Record) (record.Record, []byte, error) {
 	return n, b, nil
 }
 
+// maxProbes bounds the ids RecordKey tries for one record. Each probe is
+// a fresh 32-bit hash, so needing a second is already a one-in-billions
+// event among a name's records; running out means something is wrong.
+const maxProbes = 16
+
 // RecordKey is the key SkyDNS stores a normalized record of name under:
-// <name path>/<record.ID>, except a CNAME, which goes at the name's own
-// path as the original API wrote it. A name whose first label is exactly 8
-// hex digits would read back from its own path as an id of its parent, so
-// such a CNAME gets the trailing slash the original used, which the key rule
+// <name path>/<id>, except a CNAME, which goes at the name's own path as
+// the original API wrote it. A name whose first label is exactly 8 hex
+// digits would read back from its own path as an id of its parent, so such
+// a CNAME gets the trailing slash the original used, which the key rule
 // reads as a name when the record is a CNAME.
-func RecordKey(prefix, name string, r record.Record) string {
+//
+// The id is record.ID, unless at (what the writer knows is at a key: the
+// name's records and its own pending writes) shows that key holding a
+// different record whose id collides; then the next record.ProbeID that
+// is free or already holds r. ok is false only when every probe is taken.
+func RecordKey(prefix, name string, r record.Record, at func(key string) (record.Record, bool)) (key string, ok bool) {
 	if r.Type != record.TypeCNAME {
-		return record.Key(prefix, name, record.ID(r))
+		for n := range maxProbes {
+			key = record.Key(prefix, name, record.ProbeID(r, n))
+			if cur, taken := at(key); !taken || record.SameIdentity(cur, r) {
+				return key, true
+			}
+		}
+		return "", false
 	}
 	k := record.Key(prefix, name, "")
 	if n, id, err := record.ParseKey(prefix, k, r); err == nil && n == name && id == "" {
-		return k
+		return k, true
 	}
-	return k + "/"
+	return k + "/", true
+}
+
+// EntryAt is the at function of RecordKey over a name's entries.
+func EntryAt(entries []Entry) func(string) (record.Record, bool) {
+	return func(key string) (record.Record, bool) {
+		for _, e := range entries {
+			if e.Key == key {
+				return e.Record, true
+			}
+		}
+		return record.Record{}, false
+	}
 }
 
 // StoredPolicy is the JSON value of a policy key as SkyDNS writes it: the

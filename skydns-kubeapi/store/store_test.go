@@ -32,13 +32,30 @@ func TestRecordKeyRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		key := RecordKey("/skydns", tc.name, n)
-		if tc.key != "" && key != tc.key {
-			t.Errorf("%s: key %s, want %s", tc.name, key, tc.key)
+		key, ok := RecordKey("/skydns", tc.name, n, EntryAt(nil))
+		if !ok || tc.key != "" && key != tc.key {
+			t.Errorf("%s: key %s, %v, want %s", tc.name, key, ok, tc.key)
 		}
-		got, _, err := record.ParseKey("/skydns", key, n)
-		if err != nil || got != tc.name {
-			t.Errorf("%s: key %s reads back as %q, %v", tc.name, key, got, err)
+		keys := []string{key}
+		if n.Type != record.TypeCNAME {
+			// The key holding a record whose id collides: the next
+			// probe, which must read back as the name too.
+			other := record.Record{Type: record.TypeTXT, Text: "another record"}
+			next, ok := RecordKey("/skydns", tc.name, n, EntryAt([]Entry{{Key: key, Record: other}}))
+			if !ok || next == key {
+				t.Errorf("%s: key %s taken by another record, RecordKey gives %s, %v", tc.name, key, next, ok)
+			}
+			same, _ := RecordKey("/skydns", tc.name, n, EntryAt([]Entry{{Key: key, Record: n}}))
+			if same != key {
+				t.Errorf("%s: the key holding the record itself is %s, RecordKey gives %s", tc.name, key, same)
+			}
+			keys = append(keys, next)
+		}
+		for _, key := range keys {
+			got, _, err := record.ParseKey("/skydns", key, n)
+			if err != nil || got != tc.name {
+				t.Errorf("%s: key %s reads back as %q, %v", tc.name, key, got, err)
+			}
 		}
 	}
 }

@@ -209,3 +209,50 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// Addresses that start with a letter are addresses, in the bulk load and
+// in the watch alike (issue 15, item 1: the loader dropped fd00::1 as
+// "record ignored"); a zoned one is never served.
+func TestIPv6HostsStartingWithALetter(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client()
+	hosts := map[string]string{ // key leaf -> host; the name is <leaf>.skydns.local.
+		"ula":    "fd00::1",
+		"upper":  "FD00::2",
+		"abcd":   "abcd::1",
+		"link":   "fe80::1",
+		"unspec": "::",
+		"loop":   "::1",
+		"nat64":  "64:ff9b::192.0.2.1",
+		"mapped": "::ffff:192.0.2.7",
+		"doc":    "2001:db8::1",
+	}
+	want := func(h string) string { return netip.MustParseAddr(h).Unmap().String() }
+	// Before the store starts: the bulk load's DecodeAddr path.
+	for leaf, h := range hosts {
+		put(t, cli, "/skydns/local/skydns/"+leaf+"/0000000a", `{"host":"`+h+`"}`)
+	}
+	put(t, cli, "/skydns/local/skydns/zoned/0000000a", `{"host":"fe80::1%eth0"}`)
+	s := New(Options{Prefix: "/skydns", Zones: []string{"skydns.local."}, StatusPath: "/skydns/monitor/status/",
+		View: etcdview.Options{ProgressInterval: 100 * time.Millisecond}})
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := s.Start(ctx, cli)
+	t.Cleanup(func() { cancel(); wait() })
+	waitUntil(t, "loaded", s.Loaded)
+	for leaf, h := range hosts {
+		if got := ipsAt(s, leaf+".skydns.local."); !slices.Equal(got, []string{want(h)}) {
+			t.Errorf("bulk load: %s (%s) serves %v, want %s", leaf, h, got, want(h))
+		}
+	}
+	if got := ipsAt(s, "zoned.skydns.local."); len(got) != 0 {
+		t.Errorf("a zoned address is served: %v", got)
+	}
+	// Through the watch, typed as another tool might write it.
+	for leaf, h := range hosts {
+		put(t, cli, "/skydns/local/skydns/w"+leaf+"/0000000b", `{"type":"aaaa","host":"`+h+`"}`)
+		if h == "::ffff:192.0.2.7" {
+			continue // a mapped address is IPv4: not an AAAA record
+		}
+		waitUntil(t, "watched "+h, has(s, "w"+leaf+".skydns.local.", want(h)))
+	}
+}
