@@ -24,6 +24,7 @@ type Rule struct {
 	// the most specific first; nil with anyZone.
 	zones   []ruleZone
 	anyZone bool
+	descend bool // some zone descends
 }
 
 type ruleZone struct {
@@ -32,8 +33,9 @@ type ruleZone struct {
 }
 
 // NewRule returns the rule of a reader that serves zones under prefix.
-// Records of a zone listed in descend also serve every ancestor of their
-// name below the zone's apex, as CoreDNS's etcd plugin answers; descend
+// Records of a zone listed in descend, with an id or not, also serve every
+// ancestor of their name below the zone's apex, as CoreDNS's etcd plugin
+// answers; descend
 // entries that are not in zones are ignored. zones nil means the reader
 // does not know the zones (the scheduler): then every such record serves
 // its parent too, whatever that is.
@@ -49,6 +51,7 @@ func NewRule(prefix string, zones, descend []string) Rule {
 			continue
 		}
 		ru.zones = append(ru.zones, ruleZone{path: p, descend: deep[p]})
+		ru.descend = ru.descend || deep[p]
 	}
 	// Longest path first: the first zone that holds a path is its zone.
 	slices.SortStableFunc(ru.zones, func(a, b ruleZone) int { return len(b.path) - len(a.path) })
@@ -69,15 +72,18 @@ func (ru Rule) Prefix() string { return ru.prefix }
 // ParseKeyPath it does not allocate unless it fails.
 func (ru Rule) KeyPaths(key string, r Record) (path, id string, up int, err error) {
 	path, id, err = ParseKeyPath(ru.prefix, key, r)
-	if err != nil || id != "" {
+	if err != nil {
 		return path, id, 0, err
 	}
-	return path, id, ru.up(path, r), nil
+	return path, id, ru.up(path, id != "", r), nil
 }
 
-// up counts the ancestors of the name at path (below the prefix, no id)
-// that also own its record.
-func (ru Rule) up(path string, r Record) int {
+// up counts the ancestors of the name at path (below the prefix) that
+// also own its record; withID says the key has an id below the name.
+func (ru Rule) up(path string, withID bool, r Record) int {
+	if withID && !ru.descend {
+		return 0 // nearly every key of a large zone: decided at once
+	}
 	// A CNAME is its name's only record: the original API kept it at the
 	// name's own path, and it must never become a record of the parent.
 	// A wildcard's records are for the names below its parent, not for
@@ -99,10 +105,14 @@ func (ru Rule) up(path string, r Record) int {
 		if n <= 0 {
 			return 0
 		}
-		if z.descend {
-			return n
+		switch {
+		case z.descend:
+			return n // every record, with an id or not, as CoreDNS
+		case withID:
+			return 0
+		default:
+			return 1
 		}
-		return 1
 	}
 	return 0 // outside every zone: the reader does not serve it
 }

@@ -51,7 +51,8 @@ func TestRuleOwners(t *testing.T) {
 
 		// descend-zones: every ancestor below the apex, as CoreDNS.
 		{"descend", "/skydns/local/skydns/svc/default/svc-0/x1", a, []string{"skydns.local"}, "x1.svc-0.default.svc.skydns.local. svc-0.default.svc.skydns.local. default.svc.skydns.local. svc.skydns.local."},
-		{"descend still skips ids", "/skydns/local/skydns/svc/default/nginx/0a1b2c3d", a, []string{"skydns.local"}, "nginx.default.svc.skydns.local."},
+		{"descend takes ids too", "/skydns/local/skydns/svc/default/nginx/0a1b2c3d/", a, []string{"skydns.local"}, "nginx.default.svc.skydns.local. default.svc.skydns.local. svc.skydns.local."},
+		{"descend, targetstrip", "/skydns/local/skydns/a/web/1f2e3d4c", `{"host":"198.51.100.7","targetstrip":1}`, []string{"skydns.local"}, "web.a.skydns.local. a.skydns.local."},
 		{"descend is per zone", "/skydns/local/skydns/sub/y/x/w", a, []string{"skydns.local"}, "w.x.y.sub.skydns.local. x.y.sub.skydns.local."},
 		{"descend never reaches the apex", "/skydns/test/other/a/b", a, []string{"other.test"}, "b.a.other.test. a.other.test."},
 		{"descend never a CNAME", "/skydns/local/skydns/a/b/c", cname, []string{"skydns.local"}, "c.b.a.skydns.local."},

@@ -265,7 +265,7 @@ func ips0(m *dns.Msg) string {
 }
 
 // With descend-zones a name answers the records at every depth below it,
-// as CoreDNS does, but still never the apex.
+// ids or not, as CoreDNS does, but still never the apex.
 func TestDescendZones(t *testing.T) {
 	s := newHarness(t, defaultConfig())
 	plain := startServer(t, s.etcd, defaultConfig())
@@ -276,8 +276,9 @@ func TestDescendZones(t *testing.T) {
 	s.put("/skydns/local/skydns/sub/y/x/w", `{"host":"203.0.113.4"}`)
 	deep.checkAll([]want{
 		{"svc-0.default.svc.skydns.local.", dns.TypeA, 0, a("203.0.113.1")},
-		{"default.svc.skydns.local.", dns.TypeA, 0, a("203.0.113.1", "203.0.113.2")},
-		{"svc.skydns.local.", dns.TypeA, 0, a("203.0.113.1", "203.0.113.2")},
+		{"nginx.default.svc.skydns.local.", dns.TypeA, 0, a("203.0.113.3")},
+		{"default.svc.skydns.local.", dns.TypeA, 0, a("203.0.113.1", "203.0.113.2", "203.0.113.3")},
+		{"svc.skydns.local.", dns.TypeA, 0, a("203.0.113.1", "203.0.113.2", "203.0.113.3")},
 		{"skydns.local.", dns.TypeA, 0, nil},
 		{"x.y.sub.skydns.local.", dns.TypeA, 0, a("203.0.113.4")}, // sub.skydns.local does not descend
 		{"y.sub.skydns.local.", dns.TypeA, 0, nil},
@@ -288,5 +289,5 @@ func TestDescendZones(t *testing.T) {
 		{"svc.skydns.local.", dns.TypeA, 0, nil},
 	})
 	s.del("/skydns/local/skydns/svc/default/svc-1/x1")
-	deep.checkAll([]want{{"default.svc.skydns.local.", dns.TypeA, 0, a("203.0.113.1")}})
+	deep.checkAll([]want{{"default.svc.skydns.local.", dns.TypeA, 0, a("203.0.113.1", "203.0.113.3")}})
 }
