@@ -26,6 +26,7 @@ var corpus = []struct{ writer, key, value string }{
 	{"original API", "/skydns/local/skydns/mail/a1/", `{"type":"MX","host":"mx1.skydns.local","priority":10}`},
 	{"original API", "/skydns/local/skydns/mx1/b2/", `{"type":"A","host":"192.0.2.25"}`},
 	{"original API", "/skydns/local/skydns/note/c3/", `{"type":"TXT","text":"v=spf1 -all","ttl":300}`},
+	{"original API", "/skydns/local/skydns/deleg/d4/", `{"type":"NS","host":"ns1.example.org"}`},
 
 	// Its kubeapi: services under svc/<namespace>/<service>/<id>/, and a
 	// headless service's pods under their hostnames.
@@ -70,6 +71,10 @@ var corpus = []struct{ writer, key, value string }{
 	// SkyDNS itself: 8-hex FNV ids, explicit types, provenance.
 	{"SkyDNS", record.Key("/skydns", "own.skydns.local.", record.ID(record.Record{Type: record.TypeA, Host: "192.0.2.9"})), `{"host":"192.0.2.9","type":"A","source":"api"}`},
 	{"SkyDNS", record.Key("/skydns", "own.skydns.local.", record.ID(record.Record{Type: record.TypeTXT, Text: "owned"})), `{"text":"owned","type":"TXT","source":"api"}`},
+	{"SkyDNS", record.Key("/skydns", "own.skydns.local.", record.ID(record.Record{Type: record.TypeMX, Host: "mx1.skydns.local.", Priority: 5})), `{"host":"mx1.skydns.local.","priority":5,"type":"MX","source":"api"}`},
+	{"SkyDNS", record.Key("/skydns", "own.skydns.local.", record.ID(record.Record{Type: record.TypeNS, Host: "ns1.example.org."})), `{"host":"ns1.example.org.","type":"NS","source":"api"}`},
+	{"SkyDNS", record.Key("/skydns", "_x._tcp.own.skydns.local.", record.ID(record.Record{Type: record.TypeSRV, Host: "own.skydns.local.", Port: 443, Priority: 1, Weight: 2})), `{"host":"own.skydns.local.","port":443,"priority":1,"weight":2,"type":"SRV","source":"api"}`},
+	{"SkyDNS", record.Key("/skydns", "own.skydns.local.", record.ID(record.Record{Type: record.TypeAAAA, Host: "2001:db8::9"})), `{"host":"2001:db8::9","type":"AAAA","source":"api"}`},
 	{"SkyDNS", "/skydns/local/skydns/own-alias", `{"host":"own.skydns.local.","type":"CNAME","source":"api"}`},
 	{"SkyDNS", "/skydns/local/skydns/deadbeef/", `{"host":"own.skydns.local.","type":"CNAME","source":"api"}`},
 }
@@ -86,6 +91,7 @@ var corpusMeant = []want{
 	{"_sip._udp.sip.skydns.local.", dns.TypeSRV, 0, []string{"SRV 10 1 5060 _sip._udp.sip.skydns.local."}},
 	{"mail.skydns.local.", dns.TypeMX, 0, []string{"MX 10 mx1.skydns.local."}},
 	{"note.skydns.local.", dns.TypeTXT, 0, []string{`TXT "v=spf1 -all"`}},
+	{"deleg.skydns.local.", dns.TypeNS, 0, []string{"NS ns1.example.org."}},
 	// original kubeapi
 	{"nginx.default.svc.skydns.local.", dns.TypeA, 0, a("198.51.100.10", "198.51.100.11")},
 	{"db.default.svc.skydns.local.", dns.TypeA, 0, a("198.51.100.20", "198.51.100.21")},
@@ -122,6 +128,10 @@ var corpusMeant = []want{
 	// SkyDNS
 	{"own.skydns.local.", dns.TypeA, 0, a("192.0.2.9")},
 	{"own.skydns.local.", dns.TypeTXT, 0, []string{`TXT "owned"`}},
+	{"own.skydns.local.", dns.TypeMX, 0, []string{"MX 5 mx1.skydns.local."}},
+	{"own.skydns.local.", dns.TypeNS, 0, []string{"NS ns1.example.org."}},
+	{"own.skydns.local.", dns.TypeAAAA, 0, []string{"AAAA 2001:db8::9"}},
+	{"_x._tcp.own.skydns.local.", dns.TypeSRV, 0, []string{"SRV 1 2 443 own.skydns.local."}},
 	{"own-alias.skydns.local.", dns.TypeCNAME, 0, []string{"CNAME own.skydns.local."}},
 	{"deadbeef.skydns.local.", dns.TypeCNAME, 0, []string{"CNAME own.skydns.local."}},
 }
@@ -149,6 +159,23 @@ func TestCorpus(t *testing.T) {
 		s.put(c.key, c.value)
 	}
 	s.checkAll(corpusMeant)
+	// TTLs as written: the record's own, or the default 30; address
+	// answers capped by health-ttl-cap (10).
+	for _, tc := range []struct {
+		qname string
+		qtype uint16
+		ttl   uint32
+	}{
+		{"note.skydns.local.", dns.TypeTXT, 300},
+		{"txtrec.skydns.local.", dns.TypeTXT, 30},
+		{"x.skydns.local.", dns.TypeA, 10},
+		{"app.skydns.local.", dns.TypeA, 10},
+	} {
+		r := s.query(tc.qname, tc.qtype)
+		if len(r.Answer) == 0 || r.Answer[0].Header().Ttl != tc.ttl {
+			t.Errorf("%s %s: TTL of %v, want %d", tc.qname, dns.TypeToString[tc.qtype], r.Answer, tc.ttl)
+		}
+	}
 	for _, g := range corpusGaps {
 		if err := s.check(g.served); err != nil {
 			t.Errorf("known gap changed (%s): %v", g.meant, err)
