@@ -110,3 +110,23 @@ func TestKeyPathsDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkKeyPaths is the rule's cost per key of a large zone, next to
+// ParseKeyPath's (which it replaces in the loaders): SkyDNS's keys with
+// an id, and CoreDNS-style leaves that serve their parent too.
+func BenchmarkKeyPaths(b *testing.B) {
+	ru := NewRule("/skydns", []string{"skydns.local.", "sub.skydns.local."}, nil)
+	r := Record{Type: TypeA, Host: "198.51.100.7"}
+	for _, key := range []string{"/skydns/local/skydns/bench/n123456/0a1b2c3d", "/skydns/local/skydns/bench/n123456/leaf"} {
+		b.Run("ParseKeyPath"+key[len(key)-5:], func(b *testing.B) {
+			for b.Loop() {
+				_, _, _ = ParseKeyPath("/skydns", key, r)
+			}
+		})
+		b.Run("Rule"+key[len(key)-5:], func(b *testing.B) {
+			for b.Loop() {
+				_, _, _, _ = ru.KeyPaths(key, r)
+			}
+		})
+	}
+}
