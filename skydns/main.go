@@ -42,7 +42,8 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	store := zone.New(zone.Options{
-		Prefix: cfg.Etcd.Prefix, Zones: cfg.DNS.Zones(), StatusPath: cfg.DNS.IPMonitorPath, Logger: log,
+		Prefix: cfg.Etcd.Prefix, Zones: cfg.DNS.Zones(), Descend: cfg.DNS.DescendZones(),
+		StatusPath: cfg.DNS.IPMonitorPath, Logger: log,
 	})
 	// The first load builds the whole view at once, and garbage-collecting
 	// every time the heap doubles on the way up costs seconds with a

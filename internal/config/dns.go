@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -24,6 +25,7 @@ const (
 // DNSSection is [Dns] of skydns.conf.
 type DNSSection struct {
 	Domains        []string      `ini:"dns-domains" sep:"%," default:"skydns.local." help:"zones served from etcd, separated by % or ,; the trailing dot is optional"`
+	Descend        []string      `ini:"descend-zones" sep:"%," default:"" help:"zones of dns-domains where a name answers every record stored at any depth below it, apex excepted, as CoreDNS's etcd plugin does; empty: none, a record serves its own name and, when stored at that name's own path, its parent (docs/data-model.md)"`
 	Addr           string        `ini:"dns-addr" default:"0.0.0.0:53" help:"UDP and TCP address to serve DNS on, host:port"`
 	Nameservers    []string      `ini:"ex-nameservers" sep:"," default:"" help:"forwarders for names outside dns-domains, ip[:port] comma-separated, port 53 if omitted; empty: the nameservers of /etc/resolv.conf"`
 	StubZones      string        `ini:"inDomainServers" default:"" help:"stub zones, zone@ip[:port],ip[:port]%other.zone@ip[:port]: queries under a listed zone go to its servers; empty: none"`
@@ -66,6 +68,11 @@ func (c DNS) Validate() error {
 	d := c.DNS
 	checkDomains(&p, sec, "dns-domains", d.Domains)
 	checkZonePaths(&p, sec, "dns-domains", c.Etcd.Prefix, d.Domains, ownPath{"ip-monitor-path", d.IPMonitorPath})
+	for _, z := range d.Descend {
+		if !slices.Contains(d.Zones(), fqdn(z)) {
+			p.add(sec, "descend-zones", "%q is not in dns-domains", z)
+		}
+	}
 	checkAddr(&p, sec, "dns-addr", d.Addr)
 	for _, ns := range d.Nameservers {
 		if _, err := serverAddr(ns); err != nil {
@@ -111,6 +118,15 @@ func (c DNS) Validate() error {
 func (d DNSSection) Zones() []string {
 	out := make([]string, len(d.Domains))
 	for i, z := range d.Domains {
+		out[i] = fqdn(z)
+	}
+	return out
+}
+
+// DescendZones is descend-zones lower-cased, each with its trailing dot.
+func (d DNSSection) DescendZones() []string {
+	out := make([]string, len(d.Descend))
+	for i, z := range d.Descend {
 		out[i] = fqdn(z)
 	}
 	return out

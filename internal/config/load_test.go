@@ -444,6 +444,8 @@ func TestErrors(t *testing.T) {
 			"skydns-schedule.conf [General] replicas: must be at least 1, got 0"},
 		{"lock path", "skydns-schedule.conf", "[Etcd]\nlock-path = lock\n", nil, new(Schedule),
 			`skydns-schedule.conf [Etcd] lock-path: must start with /, got "lock"`},
+		{"descend zone not served", "skydns.conf", "[Dns]\ndns-domains = skydns.local\ndescend-zones = skydns.local.,other.test\n", nil, new(DNS),
+			`skydns.conf [Dns] descend-zones: "other.test" is not in dns-domains`},
 		{"all-down", "skydns.conf", "[Dns]\nall-down = some\n", nil, new(DNS),
 			`skydns.conf [Dns] all-down: unknown value "some" (want all, none, servfail)`},
 		{"client mask", "skydns.conf", "[Dns]\nclient-mask-v4 = 33\n", nil, new(DNS),

@@ -3,6 +3,7 @@ package record
 import (
 	"encoding/json"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -179,6 +180,20 @@ func FuzzParseKey(f *testing.F) {
 		rest = strings.TrimSuffix(rest, "/")
 		if want := DefaultPrefix + "/" + asciiLowerRef(rest); Key(DefaultPrefix, name, id) != want {
 			t.Fatalf("Key(ParseKey(%q)) = %q, want %q (name %q, id %q)", key, Key(DefaultPrefix, name, id), want, name, id)
+		}
+		// The rule only adds names: ParseKey's first, then ancestors,
+		// each strictly inside a zone and never its apex.
+		zones := []string{"local.", "skydns.local.", "sub.skydns.local."}
+		for _, ru := range []Rule{NewRule(DefaultPrefix, zones, nil), NewRule(DefaultPrefix, zones, zones), NewRule(DefaultPrefix, nil, nil)} {
+			owners, oid, err := ru.Owners(key, r)
+			if err != nil || owners[0] != name || oid != id {
+				t.Fatalf("Owners(%q) = %v, %q, %v; ParseKey gave %q, %q", key, owners, oid, err, name, id)
+			}
+			for i, o := range owners[1:] {
+				if !IsSubdomain(owners[i], o) || owners[i] == o || !ru.anyZone && slices.Contains(zones, o) {
+					t.Fatalf("Owners(%q) = %v: %q is no ancestor below an apex", key, owners, o)
+				}
+			}
 		}
 	})
 }

@@ -541,3 +541,33 @@ func TestEtcdAway(t *testing.T) {
 		t.Errorf("after recovery: %v", got)
 	}
 }
+
+// Leaves below a name, as CoreDNS users and the original tools store them,
+// show as records of the name (record.Rule): -show www has both addresses
+// and -list has www.
+func TestLeavesShowUnderTheirName(t *testing.T) {
+	c := newCluster(t)
+	s := c.start(nil)
+	c.put("/skydns/local/skydns/www/ttggxuxp", `{"host":"198.51.100.7"}`)
+	c.put("/skydns/local/skydns/www/jzlnykyj", `{"host":"198.51.100.8"}`)
+	eventually(t, "both leaves", func() bool { return len(s.store.Records("www.skydns.local.")) == 2 })
+	var ips []string
+	for _, r := range s.get("www.skydns.local").Records {
+		ips = append(ips, r.Host)
+	}
+	if !slices.Equal(ips, []string{"198.51.100.7", "198.51.100.8"}) {
+		t.Errorf("GET www: %v", ips)
+	}
+	code, body := s.do("GET", "/skydns/api/", "", testToken)
+	var l apitypes.List
+	if err := json.Unmarshal([]byte(body), &l); code != 200 || err != nil {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	var listed []string
+	for _, n := range l.Names {
+		listed = append(listed, n.Name)
+	}
+	if want := []string{"www.skydns.local.", "jzlnykyj.www.skydns.local.", "ttggxuxp.www.skydns.local."}; !slices.Equal(listed, want) {
+		t.Errorf("listed %v, want %v", listed, want)
+	}
+}

@@ -19,8 +19,11 @@ import (
 
 // Entry is one stored record.
 type Entry struct {
-	Key    string        // the etcd key, exactly as stored
-	Name   string        // the owner name it serves (record.ParseKey)
+	Key  string // the etcd key, exactly as stored
+	Name string // the owner name of its key (record.ParseKey)
+	// Names are all the names it serves (record.Rule): Name, then its
+	// parent when the record is stored at Name's own path.
+	Names  []string
 	Record record.Record // decoded and normalized
 	ModRev int64
 }
@@ -29,6 +32,7 @@ type Entry struct {
 type zoneIndex struct {
 	revTracker
 	prefix string // records root
+	rule   record.Rule
 	zone   string
 	path   string // record.NamePath(prefix, zone)
 	groupF func(string, record.Record) string
@@ -59,8 +63,9 @@ type nameEntries struct {
 // pathName is a name with its path, the sort key of listings.
 type pathName struct{ path, name string }
 
-func newZoneIndex(prefix, zone string, group func(string, record.Record) string, log *slog.Logger) *zoneIndex {
-	z := &zoneIndex{prefix: prefix, zone: zone, path: record.NamePath(prefix, zone), groupF: group, log: log}
+func newZoneIndex(rule record.Rule, zone string, group func(string, record.Record) string, log *slog.Logger) *zoneIndex {
+	prefix := rule.Prefix()
+	z := &zoneIndex{prefix: prefix, rule: rule, zone: zone, path: record.NamePath(prefix, zone), groupF: group, log: log}
 	z.zoneMaps = newZoneMaps(0, 0)
 	return z
 }
@@ -93,12 +98,12 @@ func (z *zoneIndex) parse(kv *mvccpb.KeyValue) *Entry {
 		z.log.Debug("ignoring undecodable record", "key", key, "err", err)
 		return nil
 	}
-	name, _, err := record.ParseKey(z.prefix, key, r)
-	if err != nil || !record.IsSubdomain(name, z.zone) {
+	names, _, err := z.rule.Owners(key, r)
+	if err != nil || !record.IsSubdomain(names[0], z.zone) {
 		z.log.Debug("ignoring key that names no record of the zone", "key", key, "err", err)
 		return nil
 	}
-	return &Entry{Key: key, Name: name, Record: r, ModRev: kv.ModRevision}
+	return &Entry{Key: key, Name: names[0], Names: names, Record: r, ModRev: kv.ModRevision}
 }
 
 // Load implements etcdview.Handler. The indexes and the sorted names are
@@ -137,15 +142,15 @@ func (z *zoneIndex) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) erro
 func (z *zoneIndex) Apply(rev int64, events []*clientv3.Event) {
 	z.mu.Lock()
 	for _, ev := range events {
-		gone, goneName := z.remove(string(ev.Kv.Key), z.groupF)
-		changed := gone
+		gone := z.remove(string(ev.Kv.Key), z.groupF)
+		var added []string
 		if ev.Type == clientv3.EventTypePut {
-			if e := z.parse(ev.Kv); e != nil && z.add(e, z.groupF) {
-				// A name whose record was replaced keeps its place.
-				changed = !gone || goneName != e.Name
+			if e := z.parse(ev.Kv); e != nil {
+				added = z.add(e, z.groupF)
 			}
 		}
-		if changed {
+		// A name whose only record was replaced keeps its place.
+		if !slices.Equal(gone, added) {
 			z.sorted = nil
 			z.changes++
 		}
@@ -156,26 +161,31 @@ func (z *zoneIndex) Apply(rev int64, events []*clientv3.Event) {
 
 func byKey(a *Entry, key string) int { return strings.Compare(a.Key, key) }
 
-// add indexes e and reports whether its name is new.
-func (m *zoneMaps) add(e *Entry, groupF func(string, record.Record) string) (newName bool) {
+// add indexes e under each of its names and returns those that are new.
+func (m *zoneMaps) add(e *Entry, groupF func(string, record.Record) string) (newNames []string) {
 	m.byKey[e.Key] = e
-	ne, ok := m.byName[e.Name]
-	if !ok {
-		ne.path = record.NamePath("", e.Name)
+	for _, name := range e.Names {
+		ne, ok := m.byName[name]
+		if !ok {
+			ne.path = record.NamePath("", name)
+			newNames = append(newNames, name)
+		}
+		if i, found := slices.BinarySearchFunc(ne.entries, e.Key, byKey); found {
+			ne.entries[i] = e
+		} else {
+			ne.entries = slices.Insert(ne.entries, i, e)
+		}
+		m.byName[name] = ne
 	}
-	if i, found := slices.BinarySearchFunc(ne.entries, e.Key, byKey); found {
-		ne.entries[i] = e
-	} else {
-		ne.entries = slices.Insert(ne.entries, i, e)
-	}
-	m.byName[e.Name] = ne
 	if ip := e.Record.IP(); ip.IsValid() {
 		names := m.byIP[ip]
 		if names == nil {
 			names = map[string]int{}
 			m.byIP[ip] = names
 		}
-		names[e.Name]++
+		for _, name := range e.Names {
+			names[name]++
+		}
 	}
 	if groupF != nil {
 		if g := groupF(e.Name, e.Record); g != "" {
@@ -187,32 +197,38 @@ func (m *zoneMaps) add(e *Entry, groupF func(string, record.Record) string) (new
 			gm[e.Key] = e
 		}
 	}
-	return !ok
+	return newNames
 }
 
-// remove drops the entry of key, if any, and reports whether its name went
-// with it, and which name that was.
-func (m *zoneMaps) remove(key string, groupF func(string, record.Record) string) (gone bool, name string) {
+// remove drops the entry of key, if any, and returns the names that went
+// with it.
+func (m *zoneMaps) remove(key string, groupF func(string, record.Record) string) (goneNames []string) {
 	e, ok := m.byKey[key]
 	if !ok {
-		return false, ""
+		return nil
 	}
 	delete(m.byKey, key)
-	if ne, ok := m.byName[e.Name]; ok {
+	for _, name := range e.Names {
+		ne, ok := m.byName[name]
+		if !ok {
+			continue
+		}
 		if i := slices.Index(ne.entries, e); i >= 0 {
 			ne.entries = slices.Delete(ne.entries, i, i+1)
 		}
 		if len(ne.entries) == 0 {
-			delete(m.byName, e.Name)
-			gone = true
+			delete(m.byName, name)
+			goneNames = append(goneNames, name)
 		} else {
-			m.byName[e.Name] = ne
+			m.byName[name] = ne
 		}
 	}
 	if ip := e.Record.IP(); ip.IsValid() {
 		if names := m.byIP[ip]; names != nil {
-			if names[e.Name]--; names[e.Name] <= 0 {
-				delete(names, e.Name)
+			for _, name := range e.Names {
+				if names[name]--; names[name] <= 0 {
+					delete(names, name)
+				}
 			}
 			if len(names) == 0 {
 				delete(m.byIP, ip)
@@ -229,7 +245,7 @@ func (m *zoneMaps) remove(key string, groupF func(string, record.Record) string)
 			}
 		}
 	}
-	return gone, e.Name
+	return goneNames
 }
 
 func sortedEntries(m map[string]*Entry) []Entry {

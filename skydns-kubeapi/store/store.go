@@ -86,8 +86,16 @@ func New(cli *clientv3.Client, o Options) (*Store, error) {
 	}
 	s := &Store{cli: cli, prefix: o.Prefix, ready: make(chan struct{}), log: o.Logger}
 	vo := etcdview.Options{Logger: o.Logger, ProgressInterval: o.ProgressInterval}
+	// Every zone, nested ones too, so that a record never climbs onto a
+	// nested zone's apex, as the DNS server reads it.
+	all := make([]string, 0, len(o.Zones))
+	for _, z := range o.Zones {
+		n, _ := record.NormalizeName(z) // checked by topZones
+		all = append(all, n)
+	}
+	rule := record.NewRule(o.Prefix, all, nil)
 	for _, z := range zones {
-		ix := newZoneIndex(o.Prefix, z, o.Group, o.Logger)
+		ix := newZoneIndex(rule, z, o.Group, o.Logger)
 		s.zones = append(s.zones, ix)
 		// The prefix has no trailing slash so that a record stored at the
 		// apex's own path is seen too; sibling zones that share the

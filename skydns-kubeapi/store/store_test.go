@@ -198,3 +198,81 @@ func TestOverridesMirror(t *testing.T) {
 		t.Error("deleted override still mirrored")
 	}
 }
+
+// Leaves below a name are that name's records too (record.Rule): the
+// mirror lists www with both addresses, and a change of a leaf reaches
+// both names it serves.
+func TestMirrorLeaves(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client()
+	for k, v := range map[string]string{
+		"/skydns/local/skydns/www/ttggxuxp":            `{"host":"198.51.100.7"}`,
+		"/skydns/local/skydns/www/jzlnykyj":            `{"host":"198.51.100.8"}`,
+		"/skydns/local/skydns/svc/default/svc-0/x1/":   `{"host":"198.51.100.9","type":"A"}`,
+		"/skydns/local/skydns/txtrec/aa01":             `{"text":"hello"}`,
+		"/skydns/local/skydns/tv1/":                    `{"type":"CNAME","host":"www.skydns.local"}`,
+		"/skydns/local/skydns/x":                       `{"host":"198.51.100.10"}`,
+		"/skydns/local/skydns/sub/h":                   `{"host":"198.51.100.11"}`,
+		"/skydns/local/skydns/svc/default/nginx/0a0b/": `{"host":"198.51.100.12"}`,
+	} {
+		if _, err := cli.Put(context.Background(), k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := New(cli, Options{Prefix: "/skydns", StatusPath: "/skydns/monitor/status/",
+		Zones: []string{"skydns.local.", "sub.skydns.local."}, ProgressInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-s.Ready()
+
+	names, _ := s.Names("", 100)
+	want := []string{"h.sub.skydns.local.", "nginx.default.svc.skydns.local.", "svc-0.default.svc.skydns.local.",
+		"x1.svc-0.default.svc.skydns.local.", "tv1.skydns.local.", "txtrec.skydns.local.", "aa01.txtrec.skydns.local.",
+		"www.skydns.local.", "jzlnykyj.www.skydns.local.", "ttggxuxp.www.skydns.local.", "x.skydns.local."}
+	if !slices.Equal(names, want) {
+		t.Errorf("names %v\nwant  %v", names, want)
+	}
+	hosts := func(name string) []string {
+		var out []string
+		for _, e := range s.Records(name) {
+			out = append(out, e.Record.Host+e.Record.Text)
+		}
+		return out
+	}
+	if got := hosts("www.skydns.local."); !slices.Equal(got, []string{"198.51.100.8", "198.51.100.7"}) {
+		t.Errorf("www: %v", got)
+	}
+	if n := s.NamesOf(netip.MustParseAddr("198.51.100.7")); !slices.Equal(n, []string{"ttggxuxp.www.skydns.local.", "www.skydns.local."}) {
+		t.Errorf("NamesOf = %v", n)
+	}
+
+	resp, err := cli.Put(context.Background(), "/skydns/local/skydns/www/ttggxuxp", `{"host":"www.example.org"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer wcancel()
+	s.Wait(wctx, resp.Header.Revision, "/skydns/local/skydns/www/ttggxuxp")
+	if got := hosts("www.skydns.local."); !slices.Equal(got, []string{"198.51.100.8"}) {
+		t.Errorf("www after its leaf became a CNAME: %v", got)
+	}
+	if got := hosts("ttggxuxp.www.skydns.local."); !slices.Equal(got, []string{"www.example.org."}) {
+		t.Errorf("the leaf's own name: %v", got)
+	}
+	dresp, err := cli.Delete(context.Background(), "/skydns/local/skydns/www/jzlnykyj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Wait(wctx, dresp.Header.Revision, "/skydns/local/skydns/www/jzlnykyj")
+	if got := hosts("www.skydns.local."); len(got) != 0 {
+		t.Errorf("www after its last leaf went: %v", got)
+	}
+	if names, _ := s.Names("", 100); slices.Contains(names, "www.skydns.local.") || slices.Contains(names, "jzlnykyj.www.skydns.local.") {
+		t.Errorf("names after the delete: %v", names)
+	}
+}

@@ -10,6 +10,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/skydns/skydns/internal/record"
 )
 
 func keysOf(es []Entry) []string {
@@ -24,7 +26,7 @@ func keysOf(es []Entry) []string {
 // removed record leaves the others, and the listing follows names that
 // come and go, including one whose only record is replaced.
 func TestZoneIndexApply(t *testing.T) {
-	z := newZoneIndex("/skydns", "skydns.local.", nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	z := newZoneIndex(record.NewRule("/skydns", []string{"skydns.local."}, nil), "skydns.local.", nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	kvs := []*mvccpb.KeyValue{
 		{Key: []byte("/skydns/local/skydns/a/0a0b0c0d"), Value: []byte(`{"host":"192.0.2.1"}`)},
 		{Key: []byte("/skydns/local/skydns/b/0a0b0c0d"), Value: []byte(`{"host":"192.0.2.2"}`)},
@@ -76,7 +78,7 @@ func TestZoneIndexApply(t *testing.T) {
 // Listings built while the names change never lose a name that stays, and
 // once the changes stop the listing shows them all (run with -race).
 func TestZoneIndexNamesWhileChanging(t *testing.T) {
-	z := newZoneIndex("/skydns", "skydns.local.", nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	z := newZoneIndex(record.NewRule("/skydns", []string{"skydns.local."}, nil), "skydns.local.", nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	z.Apply(1, []*clientv3.Event{put("/skydns/local/skydns/stay/0a0b0c0d", `{"host":"192.0.2.1"}`)})
 	var wg sync.WaitGroup
 	wg.Go(func() {

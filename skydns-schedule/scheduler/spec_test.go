@@ -59,10 +59,19 @@ func TestStateTargets(t *testing.T) {
 	put("/skydns/monitor/job/a1/192.0.2.8", `{"host":"192.0.2.8"}`) // even if it looks like a record
 	put("/skydns/monitor/lock/694d8", `{"host":"192.0.2.7"}`)
 	put("/skydns/policy/web.skydns.local", `{"check":{"ports":[8080]}}`)
+	// Leaves below a name are its records (record.Rule): www's policy
+	// checks them.
+	put("/skydns/local/skydns/www/leaf1", `{"host":"192.0.2.4"}`)
+	put("/skydns/local/skydns/www/leaf2/", `{"host":"192.0.2.5"}`)
+	put("/skydns/policy/www.skydns.local", `{"check":{"ports":[8443]}}`)
 
+	// Knowing no zones, the scheduler counts the parent of api too, the
+	// apex skydns.local (which the DNS server never gives api's record).
 	want := map[string][]string{
-		"192.0.2.1":   {"api.skydns.local.", "web.skydns.local."},
+		"192.0.2.1":   {"api.skydns.local.", "skydns.local.", "web.skydns.local."},
 		"192.0.2.2":   {"web.skydns.local."},
+		"192.0.2.4":   {"leaf1.www.skydns.local.", "www.skydns.local."},
+		"192.0.2.5":   {"leaf2.www.skydns.local.", "www.skydns.local."},
 		"2001:db8::1": {"v6.skydns.local."},
 	}
 	if len(s.ipNames) != len(want) {
@@ -81,6 +90,15 @@ func TestStateTargets(t *testing.T) {
 	}
 	if got := string(s.spec(netip.MustParseAddr("192.0.2.1")).Encode()); got != `{"ports":[8080]}` {
 		t.Errorf("spec of shared IP = %s", got)
+	}
+	for _, ip := range []string{"192.0.2.4", "192.0.2.5"} {
+		if got := string(s.spec(netip.MustParseAddr(ip)).Encode()); got != `{"ports":[8443]}` {
+			t.Errorf("spec of www's leaf %s = %s", ip, got)
+		}
+	}
+	s.deleteKey("/skydns/local/skydns/www/leaf1")
+	if _, ok := s.ipNames[netip.MustParseAddr("192.0.2.4")]; ok || len(s.nameIPs["www.skydns.local."]) != 1 {
+		t.Errorf("leaf1 not gone from both names: %v %v", s.ipNames, s.nameIPs["www.skydns.local."])
 	}
 
 	// Deleting the policy and one record.

@@ -24,7 +24,12 @@ import (
 // handlers note what changed; the leader loop takes those notes and acts
 // on just that.
 type state struct {
-	prefix     string   // record prefix, with a trailing slash
+	prefix string // record prefix, with a trailing slash
+	// rule says which names a record serves. The scheduler knows no
+	// zones, so a record at a name's own path counts for its parent
+	// whatever that is: a policy's check reaches every address the DNS
+	// server may answer for its name (and, for a zone apex, a few more).
+	rule       record.Rule
 	policyPfx  string   // <prefix>/policy/
 	skip       []string // prefixes under the record prefix that hold no records
 	paths      monitor.Paths
@@ -56,8 +61,8 @@ type state struct {
 }
 
 type recRef struct {
-	name string
-	ip   netip.Addr
+	names []string // every name the record serves (record.Rule)
+	ip    netip.Addr
 }
 
 type statusEntry struct {
@@ -102,7 +107,7 @@ func newState(prefix string, paths monitor.Paths, lockPath, overridePath string)
 	prefix = strings.TrimRight(prefix, "/") + "/"
 	overridePath = monitor.OverrideDir(overridePath)
 	s := &state{
-		prefix: prefix, policyPfx: policy.Prefix(prefix), paths: paths, overrideP: overridePath,
+		prefix: prefix, rule: record.NewRule(prefix, nil, nil), policyPfx: policy.Prefix(prefix), paths: paths, overrideP: overridePath,
 		onChange: func() {}, badRecords: func() {}, badOverride: func(string, error) {},
 		dirtyTargets: map[netip.Addr]struct{}{}, dirtyVotes: map[netip.Addr]struct{}{},
 		reports: map[netip.Addr]map[string]vote{}, agents: map[string]agentEntry{},
@@ -141,7 +146,7 @@ type recordsView struct{ s *state }
 func (h recordsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
 	// Build aside and swap, so that a load that fails halfway leaves the
 	// previous state in place, as etcdview requires.
-	tmp := &state{prefix: h.s.prefix, policyPfx: h.s.policyPfx, skip: h.s.skip, badRecords: h.s.badRecords,
+	tmp := &state{prefix: h.s.prefix, rule: h.s.rule, policyPfx: h.s.policyPfx, skip: h.s.skip, badRecords: h.s.badRecords,
 		dirtyTargets: map[netip.Addr]struct{}{}}
 	tmp.resetRecords()
 	for kv, err := range kvs {
@@ -199,25 +204,27 @@ func (s *state) putKey(key string, value []byte) {
 	if !ip.IsValid() {
 		return // not A/AAAA: nothing to probe
 	}
-	name, _, err := record.ParseKey(s.prefix, key, r)
+	owners, _, err := s.rule.Owners(key, r)
 	if err != nil {
 		s.badRecords()
 		return
 	}
 	ip = ip.Unmap()
-	s.recs[key] = recRef{name, ip}
+	s.recs[key] = recRef{owners, ip}
 	names := s.ipNames[ip]
 	if names == nil {
 		names = map[string]int{}
 		s.ipNames[ip] = names
 	}
-	names[name]++
-	ips := s.nameIPs[name]
-	if ips == nil {
-		ips = map[netip.Addr]struct{}{}
-		s.nameIPs[name] = ips
+	for _, name := range owners {
+		names[name]++
+		ips := s.nameIPs[name]
+		if ips == nil {
+			ips = map[netip.Addr]struct{}{}
+			s.nameIPs[name] = ips
+		}
+		ips[ip] = struct{}{}
 	}
-	ips[ip] = struct{}{}
 	s.dirtyTargets[ip] = struct{}{}
 }
 
@@ -236,11 +243,13 @@ func (s *state) dropRecord(key string) {
 	}
 	delete(s.recs, key)
 	names := s.ipNames[ref.ip]
-	if names[ref.name]--; names[ref.name] <= 0 {
-		delete(names, ref.name)
-		delete(s.nameIPs[ref.name], ref.ip)
-		if len(s.nameIPs[ref.name]) == 0 {
-			delete(s.nameIPs, ref.name)
+	for _, name := range ref.names {
+		if names[name]--; names[name] <= 0 {
+			delete(names, name)
+			delete(s.nameIPs[name], ref.ip)
+			if len(s.nameIPs[name]) == 0 {
+				delete(s.nameIPs, name)
+			}
 		}
 	}
 	if len(names) == 0 {

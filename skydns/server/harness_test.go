@@ -45,10 +45,17 @@ func newHarness(t *testing.T, cfg Config) *harness {
 // startServer starts another server instance over the same etcd.
 func startServer(t *testing.T, e *etcdtest.Etcd, cfg Config) *harness {
 	t.Helper()
+	return startServerDescending(t, e, cfg, nil)
+}
+
+// startServerDescending starts a server whose zones listed in descend
+// answer records at every depth below a name (descend-zones).
+func startServerDescending(t *testing.T, e *etcdtest.Etcd, cfg Config, descend []string) *harness {
+	t.Helper()
 	cli := e.Client()
 	store := zone.New(zone.Options{
-		Prefix: "/skydns", Zones: []string{"skydns.local.", "sub.skydns.local.", "other.test."}, StatusPath: statusPath,
-		View: etcdview.Options{ProgressInterval: 100 * time.Millisecond},
+		Prefix: "/skydns", Zones: []string{"skydns.local.", "sub.skydns.local.", "other.test."}, Descend: descend,
+		StatusPath: statusPath, View: etcdview.Options{ProgressInterval: 100 * time.Millisecond},
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	wait := store.Start(ctx, cli)

@@ -1,16 +1,29 @@
 package zone
 
+import "github.com/skydns/skydns/internal/record"
+
 // builder assembles a zone from a full load. A range read returns a name's
 // keys next to each other (they share its path), so it collects one name
 // at a time in scratch space, builds the name's string once, and allocates
 // each slice once at its final size: with millions of records, per-key
 // garbage would be most of the work.
+//
+// A record may serve its name's ancestors too (record.Rule), whose keys
+// also come in a row (they share the ancestor's path): so a few names are
+// open at once, the current key's and the ancestors it feeds, each
+// collected until a key arrives that does not feed it.
 type builder struct {
 	h     recordsHandler
 	names map[string]*Node
 	ents  map[string]int32
 	ptr   ptrIndex
-	path  string // of the name being collected
+	open  []*collecting // nearly always one
+	spare []*collecting
+}
+
+// collecting is the scratch space of one name being collected.
+type collecting struct {
+	path  string
 	addrs []Addr
 	other []Entry
 }
@@ -19,24 +32,60 @@ func newBuilder(h recordsHandler) *builder {
 	return &builder{h: h, names: make(map[string]*Node), ents: make(map[string]int32), ptr: newPtrIndex()}
 }
 
-func (b *builder) add(path string, a *Addr, e *Entry) {
-	if path != b.path {
-		b.flush()
-		b.path = path
+// add collects a record of the name at path and of up of its ancestors.
+func (b *builder) add(path string, up int, a *Addr, e *Entry) {
+	kept := b.open[:0]
+	for _, c := range b.open {
+		if feeds(path, up, c.path) {
+			kept = append(kept, c)
+		} else {
+			b.flush(c)
+			b.spare = append(b.spare, c)
+		}
 	}
-	if a != nil {
-		b.addrs = append(b.addrs, *a)
-	} else {
-		b.other = append(b.other, *e)
+	b.open = kept
+	for ; up >= 0; up, path = up-1, record.ParentPath(path) {
+		c := b.collector(path)
+		if a != nil {
+			c.addrs = append(c.addrs, *a)
+		} else {
+			c.other = append(c.other, *e)
+		}
 	}
 }
 
-func (b *builder) flush() {
-	defer func() { b.addrs, b.other, b.path = b.addrs[:0], b.other[:0], "" }()
-	if b.path == "" {
-		return
+// feeds reports whether a record of the name at path, serving up of its
+// ancestors, belongs to the name at other.
+func feeds(path string, up int, other string) bool {
+	for ; up >= 0; up, path = up-1, record.ParentPath(path) {
+		if path == other {
+			return true
+		}
 	}
-	name := b.h.name(b.path, false)
+	return false
+}
+
+// collector returns the open collector of path, opening one if needed.
+func (b *builder) collector(path string) *collecting {
+	for _, c := range b.open {
+		if c.path == path {
+			return c
+		}
+	}
+	var c *collecting
+	if n := len(b.spare); n > 0 {
+		c, b.spare = b.spare[n-1], b.spare[:n-1]
+	} else {
+		c = &collecting{}
+	}
+	c.path = path
+	b.open = append(b.open, c)
+	return c
+}
+
+func (b *builder) flush(c *collecting) {
+	defer func() { c.addrs, c.other, c.path = c.addrs[:0], c.other[:0], "" }()
+	name := b.h.name(c.path, false)
 	if name == "" {
 		return
 	}
@@ -48,9 +97,9 @@ func (b *builder) flush() {
 	}
 	// A name seen again after others (a child's keys sorted between its
 	// own) merges; the common case copies once.
-	if len(b.addrs) > 0 {
-		all := make([]Addr, 0, len(n.Addrs)+len(b.addrs))
-		all = append(append(all, n.Addrs...), b.addrs...)
+	if len(c.addrs) > 0 {
+		all := make([]Addr, 0, len(n.Addrs)+len(c.addrs))
+		all = append(append(all, n.Addrs...), c.addrs...)
 		sortAddrs(all)
 		markDups(all)
 		old := n.Addrs
@@ -62,9 +111,9 @@ func (b *builder) flush() {
 			}
 		}
 	}
-	if len(b.other) > 0 {
-		all := make([]Entry, 0, len(n.Other)+len(b.other))
-		all = append(append(all, n.Other...), b.other...)
+	if len(c.other) > 0 {
+		all := make([]Entry, 0, len(n.Other)+len(c.other))
+		all = append(append(all, n.Other...), c.other...)
 		sortOther(all)
 		n.Other = all
 	}
@@ -72,6 +121,9 @@ func (b *builder) flush() {
 
 // finish returns the names, the empty non-terminals and the PTR index.
 func (b *builder) finish() (map[string]*Node, map[string]int32, ptrIndex) {
-	b.flush()
+	for _, c := range b.open {
+		b.flush(c)
+	}
+	b.open = nil
 	return b.names, b.ents, b.ptr
 }

@@ -22,9 +22,12 @@ import (
 
 // Options configure a Store.
 type Options struct {
-	Prefix     string   // etcd prefix of records and policies, e.g. /skydns
-	Zones      []string // served zones
-	StatusPath string   // e.g. /skydns/monitor/status/
+	Prefix string   // etcd prefix of records and policies, e.g. /skydns
+	Zones  []string // served zones
+	// Descend lists the zones (of Zones) whose names answer the records
+	// at every depth below them, as CoreDNS does (record.NewRule).
+	Descend    []string
+	StatusPath string // e.g. /skydns/monitor/status/
 	Logger     *slog.Logger
 	// View tunes the etcd views (tests shorten the progress interval).
 	View etcdview.Options
@@ -33,6 +36,7 @@ type Options struct {
 // Store is the server's whole in-memory state.
 type Store struct {
 	prefix     string
+	rule       record.Rule // which names each record serves
 	statusPath string
 	zones      []*Zone // longest origin first, so the first match is the most specific
 	log        *slog.Logger
@@ -64,6 +68,7 @@ func New(o Options) *Store {
 		log: o.Logger, viewOpts: o.View,
 		health: map[[16]byte]health.State{}, policies: map[string]*policy.Policy{},
 	}
+	s.rule = record.NewRule(s.prefix, originsOf(o.Zones), o.Descend)
 	for _, origin := range o.Zones {
 		origin = strings.ToLower(dnsFQDN(origin))
 		s.zones = append(s.zones, &Zone{
@@ -73,6 +78,16 @@ func New(o Options) *Store {
 	}
 	slices.SortFunc(s.zones, func(a, b *Zone) int { return len(b.Origin) - len(a.Origin) })
 	return s
+}
+
+// originsOf are the zones' origins; never nil, so that the rule knows the
+// store serves exactly these.
+func originsOf(zones []string) []string {
+	out := make([]string, 0, len(zones))
+	for _, z := range zones {
+		out = append(out, strings.ToLower(dnsFQDN(z)))
+	}
+	return out
 }
 
 func dnsFQDN(s string) string {

@@ -73,14 +73,15 @@ func (h recordsHandler) inPath(key string) bool {
 }
 
 // parse reads a stored key and value into the path of the owner name
-// (a slice of key, see record.ParseKeyPath) and either an address or
-// another record; ok is false for keys that are not records.
-func (h recordsHandler) parse(key, value []byte, quiet bool) (path string, a *Addr, e *Entry, ok bool) {
+// (a slice of key, see record.Rule.KeyPaths), how many of its ancestors
+// the record also serves, and either an address or another record; ok is
+// false for keys that are not records.
+func (h recordsHandler) parse(key, value []byte, quiet bool) (path string, up int, a *Addr, e *Entry, ok bool) {
 	// Only looked at, never kept beyond the key's own lifetime: the key
 	// bytes belong to an etcd response that outlives this load.
 	k := unsafe.String(unsafe.SliceData(key), len(key))
 	if !h.inPath(k) {
-		return "", nil, nil, false
+		return "", 0, nil, nil, false
 	}
 	var r record.Record
 	if fa, fast := record.DecodeAddr(value); fast {
@@ -100,7 +101,7 @@ func (h recordsHandler) parse(key, value []byte, quiet bool) (path string, a *Ad
 			if !quiet {
 				h.log.Warn("record ignored: bad value", "key", string(key), "err", err)
 			}
-			return "", nil, nil, false
+			return "", 0, nil, nil, false
 		}
 		if ip := r.IP(); ip.IsValid() {
 			na := newAddr(ip, r)
@@ -109,12 +110,12 @@ func (h recordsHandler) parse(key, value []byte, quiet bool) (path string, a *Ad
 			e = &Entry{Rec: r}
 		}
 	}
-	path, _, err := record.ParseKeyPath(h.z.store.prefix, k, r)
+	path, _, up, err := h.z.store.rule.KeyPaths(k, r)
 	if err != nil {
 		if !quiet {
 			h.log.Warn("record ignored: bad key", "key", string(key), "err", err)
 		}
-		return "", nil, nil, false
+		return "", 0, nil, nil, false
 	}
 	kh := keyHash(key)
 	if a != nil {
@@ -122,7 +123,7 @@ func (h recordsHandler) parse(key, value []byte, quiet bool) (path string, a *Ad
 	} else {
 		e.key = kh
 	}
-	return path, a, e, true
+	return path, up, a, e, true
 }
 
 // name returns the owner name of a path, or "" when the name is invalid
@@ -147,8 +148,8 @@ func (h recordsHandler) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) 
 		if err != nil {
 			return err
 		}
-		if path, a, e, ok := h.parse(kv.Key, kv.Value, false); ok {
-			b.add(path, a, e)
+		if path, up, a, e, ok := h.parse(kv.Key, kv.Value, false); ok {
+			b.add(path, up, a, e)
 		}
 	}
 	names, ents, ptr := b.finish()
@@ -163,19 +164,24 @@ func (h recordsHandler) Apply(rev int64, events []*clientv3.Event) {
 	z := h.z
 	z.mu.Lock()
 	for _, ev := range events {
-		// The previous value says which name the key served: a key's
-		// meaning can depend on its value (see record.ParseKey).
+		// The previous value says which names the key served: a key's
+		// meaning can depend on its value (see record.ParseKey), and a
+		// key can serve its parent name too (record.Rule).
 		if ev.PrevKv != nil {
-			if path, _, _, ok := h.parse(ev.PrevKv.Key, ev.PrevKv.Value, true); ok {
-				if name := h.name(path, true); name != "" {
-					z.remove(name, keyHash(ev.Kv.Key))
+			if path, up, _, _, ok := h.parse(ev.PrevKv.Key, ev.PrevKv.Value, true); ok {
+				for ; up >= 0; up, path = up-1, record.ParentPath(path) {
+					if name := h.name(path, true); name != "" {
+						z.remove(name, keyHash(ev.Kv.Key))
+					}
 				}
 			}
 		}
 		if ev.Type == clientv3.EventTypePut {
-			if path, a, e, ok := h.parse(ev.Kv.Key, ev.Kv.Value, false); ok {
-				if name := h.name(path, false); name != "" {
-					z.put(name, keyHash(ev.Kv.Key), a, e)
+			if path, up, a, e, ok := h.parse(ev.Kv.Key, ev.Kv.Value, false); ok {
+				for ; up >= 0; up, path = up-1, record.ParentPath(path) {
+					if name := h.name(path, false); name != "" {
+						z.put(name, keyHash(ev.Kv.Key), a, e)
+					}
 				}
 			}
 		}
