@@ -196,11 +196,22 @@ func (r *Record) infer() error {
 	if !canonical {
 		r.Host = canonicalName(r.Host)
 	}
-	r.Type = TypeCNAME
-	if r.Mail {
-		r.Type = TypeMX
-	}
+	r.Type = untypedName(*r)
 	return nil
+}
+
+// untypedName is the type of an untyped record whose host is a name. A
+// port makes it an SRV record: CoreDNS-etcd users write SRV records so
+// (`_ldap._tcp` with `{"host":"ldap.example","port":389}`), and a CNAME
+// has no port to give.
+func untypedName(r Record) Type {
+	switch {
+	case r.Mail:
+		return TypeMX
+	case r.Port > 0:
+		return TypeSRV
+	}
+	return TypeCNAME
 }
 
 // kind is the record's type as Decode would settle it, without validating
@@ -226,10 +237,7 @@ func kind(r Record) Type {
 			}
 			return TypeAAAA
 		}
-		if r.Mail {
-			return TypeMX
-		}
-		return TypeCNAME
+		return untypedName(r)
 	}
 }
 

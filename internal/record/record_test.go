@@ -26,8 +26,8 @@ func TestDecode(t *testing.T) {
 		{"mail with IP stays A", `{"host":"192.0.2.1","mail":true}`, Record{Host: "192.0.2.1", Mail: true, Type: TypeA}},
 		{"infer TXT", `{"text":"hello"}`, Record{Text: "hello", Type: TypeTXT}},
 		{"host wins over text", `{"host":"192.0.2.1","text":"t"}`, Record{Host: "192.0.2.1", Text: "t", Type: TypeA}},
-		{"SRV-like stays CNAME", `{"host":"srv.example.org","port":8080,"priority":10,"weight":5}`,
-			Record{Host: "srv.example.org.", Port: 8080, Priority: 10, Weight: 5, Type: TypeCNAME}},
+		{"a name host with a port is SRV, as CoreDNS users write it", `{"host":"srv.example.org","port":8080,"priority":10,"weight":5}`,
+			Record{Host: "srv.example.org.", Port: 8080, Priority: 10, Weight: 5, Type: TypeSRV}},
 
 		// Explicit types.
 		{"explicit A", `{"type":"A","host":"192.0.2.1"}`, Record{Host: "192.0.2.1", Type: TypeA}},

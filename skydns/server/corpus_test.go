@@ -111,6 +111,10 @@ var corpusMeant = []want{
 	// answers the address (CoreDNS names it after the leaf; same address).
 	{"_http._tcp.skydns.local.", dns.TypeSRV, 0, []string{"SRV 10 100 8080 _http._tcp.skydns.local."}},
 	{"_http._tcp.skydns.local.", dns.TypeA, 0, a("192.0.2.80")},
+	// A name host with a port: SRV, at the leaf and, one level up, at the
+	// service's name.
+	{"_ldap._tcp.skydns.local.", dns.TypeSRV, 0, []string{"SRV 10 100 389 ldap.skydns.local."}},
+	{"s1._ldap._tcp.skydns.local.", dns.TypeSRV, 0, []string{"SRV 10 100 389 ldap.skydns.local."}},
 	{"case.upper.skydns.local.", dns.TypeA, 0, a("192.0.2.52")},
 	{"upper.skydns.local.", dns.TypeA, 0, a("192.0.2.52")},
 	{"z.other.test.", dns.TypeA, 0, a("203.0.113.30")},
@@ -143,10 +147,8 @@ var corpusGaps = []struct {
 	served want
 	meant  string
 }{
-	{want{"_ldap._tcp.skydns.local.", dns.TypeSRV, 0, nil},
-		"SRV 10 100 389 ldap.skydns.local.: an untyped record with a name host is a CNAME whatever its port (docs/data-model.md, Type), and a CNAME serves its own name only; CoreDNS answers it as SRV or CNAME by the query type"},
-	{want{"s1._ldap._tcp.skydns.local.", dns.TypeCNAME, 0, []string{"CNAME ldap.skydns.local."}},
-		"the CNAME CoreDNS also answers for this name: served"},
+	{want{"s1._ldap._tcp.skydns.local.", dns.TypeA, 0, nil},
+		"CNAME ldap.skydns.local.: CoreDNS answers an A query for an SRV record's leaf with a CNAME to its host; here a record has one type, and a name host with a port is SRV (docs/data-model.md, Type)"},
 	{want{"legacy.skydns.local.", dns.TypeTXT, 0, nil},
 		`TXT "heritage=...": the text of an address record is not served; every target of an ExternalDNS name carries the same text, so it waits for the de-duplication of identical TXT records (issue 17 section 3)`},
 }
