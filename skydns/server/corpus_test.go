@@ -150,7 +150,7 @@ var corpusGaps = []struct {
 	{want{"s1._ldap._tcp.skydns.local.", dns.TypeA, 0, nil},
 		"CNAME ldap.skydns.local.: CoreDNS answers an A query for an SRV record's leaf with a CNAME to its host; here a record has one type, and a name host with a port is SRV (docs/data-model.md, Type)"},
 	{want{"legacy.skydns.local.", dns.TypeTXT, 0, nil},
-		`TXT "heritage=...": the text of an address record is not served; every target of an ExternalDNS name carries the same text, so it waits for the de-duplication of identical TXT records (issue 17 section 3)`},
+		`TXT "heritage=...": a record has one type, and an address host wins over text (docs/data-model.md, Type). The text ExternalDNS copies onto address records is its registry's bookkeeping, which it reads back from etcd, never through DNS; its own TXT registry names (a-app) are served`},
 }
 
 // TestCorpus loads the corpus into a real etcd and checks every name's
