@@ -24,6 +24,10 @@ func TestDecode(t *testing.T) {
 		{`{"check":{"http":{"scheme":"ftp"}}}`, `scheme "ftp"`},
 		{`{"check":{"http":{"expect":42}}}`, "expect 42"},
 		{`{"mode":`, "policy:"},
+		{`{"topology":"local","min-healthy":2}`, ""},
+		{`{"topology":"any"}`, ""},
+		{`{"topology":"nearest"}`, `topology "nearest"`},
+		{`{"min-healthy":-1}`, "min-healthy -1"},
 	} {
 		_, err := Decode([]byte(tc.in))
 		switch {
