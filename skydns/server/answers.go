@@ -3,12 +3,14 @@ package server
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
 
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/internal/topology"
 	"github.com/skydns/skydns/skydns/selector"
 	"github.com/skydns/skydns/skydns/zone"
 )
@@ -42,17 +44,23 @@ func (h *Handler) key(c client) uint64 {
 // down is the all-down action taken, empty when some address was healthy:
 // the caller that answers counts it, so that a fast path that gives up and
 // leaves the query to the reference path does not count it twice.
-func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (chosen []zone.Addr, pol *policy.Policy, mode policy.Mode, rcode int, down policy.AllDown) {
+//
+// scope is the ECS scope of the answer as far as sites go: the length of
+// the client prefix it holds for, 0 when the client's site did not matter.
+func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (chosen []zone.Addr, pol *policy.Policy, mode policy.Mode, rcode int, down policy.AllDown, scope int) {
 	all := node.V4()
 	if v6 {
 		all = node.V6()
 	}
 	if len(all) == 0 {
-		return out, nil, policy.ModeDefault, dns.RcodeSuccess, ""
+		return out, nil, policy.ModeDefault, dns.RcodeSuccess, "", 0
 	}
 	pol = h.store.Policy(node.Name)
-	var buf [16]zone.Addr
+	var buf, local [16]zone.Addr
 	healthy := h.store.Healthy(buf[:0], all, h.cfg.ServeUnchecked)
+	if len(healthy) > 0 {
+		healthy, scope = h.sited(local[:0], healthy, node, v6, pol, c)
+	}
 	if len(healthy) == 0 {
 		action := h.cfg.DefaultAllDown
 		if pol != nil && pol.AllDown != policy.AllDownDefault {
@@ -61,16 +69,16 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (cho
 		down = action
 		switch action {
 		case policy.AllDownNone:
-			return out, pol, policy.ModeDefault, dns.RcodeSuccess, down
+			return out, pol, policy.ModeDefault, dns.RcodeSuccess, down, 0
 		case policy.AllDownServfail:
-			return out, pol, policy.ModeDefault, dns.RcodeServerFailure, down
+			return out, pol, policy.ModeDefault, dns.RcodeServerFailure, down, 0
 		case policy.AllDownFallback:
 			healthy = fallback(buf[:0], pol, !v6)
 		default: // all: fail open, as if nothing had been checked
 			healthy = zone.AppendUnique(buf[:0], all)
 		}
 		if len(healthy) == 0 {
-			return out, pol, policy.ModeDefault, dns.RcodeSuccess, down
+			return out, pol, policy.ModeDefault, dns.RcodeSuccess, down, 0
 		}
 	}
 
@@ -99,7 +107,78 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (cho
 	if limit > 0 && len(chosen) > limit {
 		chosen = chosen[:limit]
 	}
-	return chosen, pol, mode, dns.RcodeSuccess, down
+	return chosen, pol, mode, dns.RcodeSuccess, down, scope
+}
+
+// sited narrows a name's healthy addresses to the client's site: those in
+// the site if there are at least min-healthy of them, else those of each
+// fallback group in turn by the same rule, else all of them. It returns
+// the set and the ECS scope it holds for. Without sites, for a name with
+// topology any, for a name none of whose addresses of the family is in a
+// site, every client gets healthy alike: scope 0.
+func (h *Handler) sited(dst, healthy []zone.Addr, node *zone.Node, v6 bool, pol *policy.Policy, c client) ([]zone.Addr, int) {
+	top := h.store.Topology()
+	if top.Len() == 0 || pol != nil && pol.Topology == policy.TopologyAny {
+		return healthy, 0
+	}
+	pl := node.Placement(top)
+	all, sites := node.V4(), pl.Sites[:len(node.V4())]
+	if v6 {
+		all, sites = node.V6(), pl.Sites[len(node.V4()):]
+	}
+	if !v6 && !pl.Sited4 || v6 && !pl.Sited6 {
+		return healthy, 0
+	}
+	site, scope := clientSite(top, c)
+	if site < 0 {
+		return healthy, scope
+	}
+	least := 1
+	if pol != nil && pol.MinHealthy > 0 {
+		least = pol.MinHealthy
+	}
+	if set := inSites(dst, healthy, all, sites, int32(site), nil); len(set) >= least {
+		return set, scope
+	}
+	for _, group := range top.Fallback(site) {
+		if set := inSites(dst, healthy, all, sites, -1, group); len(set) >= least {
+			return set, scope
+		}
+	}
+	return healthy, scope
+}
+
+// clientSite places the client by its EDNS client subnet, else its
+// address. A subnet of length 0 says nothing of the client: no site.
+func clientSite(top *topology.Topology, c client) (site, scope int) {
+	switch {
+	case c.hasECS && c.ecsBits == 0:
+		return -1, 0
+	case c.hasECS:
+		return top.Lookup(c.ecs)
+	}
+	return top.Lookup(c.addr)
+}
+
+// inSites appends to dst the addresses of healthy in site one, or in one
+// of group. healthy is a subsequence of all (Healthy keeps the order) and
+// sites holds the site of each of all, so one walk pairs them.
+func inSites(dst, healthy, all []zone.Addr, sites []int32, one int32, group []int) []zone.Addr {
+	j := 0
+	for i := 0; i < len(all) && j < len(healthy); i++ {
+		if all[i] != healthy[j] {
+			continue
+		}
+		j++
+		s := sites[i]
+		if s < 0 {
+			continue
+		}
+		if s == one || slices.Contains(group, int(s)) {
+			dst = append(dst, all[i])
+		}
+	}
+	return dst
 }
 
 // addrTTL is the TTL of a chosen address: the record's (or the default),
@@ -115,11 +194,12 @@ func (h *Handler) addrTTL(a zone.Addr, pol *policy.Policy) uint32 {
 // addresses answers A or AAAA from node.
 func (h *Handler) addresses(q *query, owner string, node *zone.Node, qtype uint16) {
 	var out [16]zone.Addr
-	chosen, pol, mode, rcode, down := h.pick(out[:0], node, qtype == dns.TypeAAAA, q.who())
+	chosen, pol, mode, rcode, down, scope := h.pick(out[:0], node, qtype == dns.TypeAAAA, q.who())
 	if down != "" {
 		h.metrics.allDown(down)
 	}
 	q.mode = mode
+	q.scope = max(q.scope, scope) // a CNAME chain holds for the narrowest
 	if rcode != dns.RcodeSuccess {
 		q.resp.Rcode = rcode
 		return

@@ -5,14 +5,16 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 
 	"github.com/skydns/skydns/internal/record"
 	"github.com/skydns/skydns/internal/rendezvous"
+	"github.com/skydns/skydns/internal/topology"
 )
 
 // Node is everything one owner name holds. A Node is never changed once it
 // is published: a change builds a new Node and swaps it in, so the query
-// path reads it without locks. 64 bytes: a million of them must be cheap.
+// path reads it without locks. 72 bytes: a million of them must be cheap.
 type Node struct {
 	Name string
 	// Addrs are the A records then the AAAA records, each group in a
@@ -20,10 +22,43 @@ type Node struct {
 	Addrs []Addr
 	// Other holds every record that is not an address, by type then key.
 	Other []Entry
+	// placed caches the sites of Addrs under one topology; see Placement.
+	placed atomic.Pointer[Placement]
+}
+
+// Placement is the site of each address of a node under one topology.
+type Placement struct {
+	topo *topology.Topology
+	// Sites holds the site index of each of the node's Addrs, -1 for none.
+	Sites []int32
+	// Sited4 and Sited6: some A (AAAA) address is in a site, so the answer
+	// may depend on the client's site.
+	Sited4, Sited6 bool
+}
+
+// Placement returns the sites of n's addresses under t. It is computed
+// once per node and topology, on the first query after either changes, so
+// that a query walks no networks; a race computes it twice, harmlessly.
+func (n *Node) Placement(t *topology.Topology) *Placement {
+	if p := n.placed.Load(); p != nil && p.topo == t {
+		return p
+	}
+	p := &Placement{topo: t, Sites: make([]int32, len(n.Addrs))}
+	for i, a := range n.Addrs {
+		s := t.SiteOf(a.IP(), a.site)
+		p.Sites[i] = int32(s)
+		if s >= 0 {
+			p.Sited4 = p.Sited4 || a.v4
+			p.Sited6 = p.Sited6 || !a.v4
+		}
+	}
+	n.placed.Store(p)
+	return p
 }
 
 // Addr is an A or AAAA record. It holds no pointer, so the garbage
 // collector never scans the millions of them, and it is 40 bytes.
+// Addresses are compared with ==: two records of a name differ in key.
 type Addr struct {
 	ip       [16]byte // the 16-byte form; v4 as ::ffff:a.b.c.d
 	key      uint64   // hash of the etcd key the record came from
@@ -36,6 +71,10 @@ type Addr struct {
 	// original kubeapi's and the sync's, say); answers list it once. In
 	// the padding: the flag costs no memory.
 	dup bool
+	// site is topology.Hash of the record's site field, 0 for none: a
+	// name rather than an index, so that a topology change leaves the
+	// records alone. In the padding, as dup is.
+	site uint32
 }
 
 // NewAddr returns an address record of ip.
@@ -47,6 +86,9 @@ func NewAddr(ip netip.Addr) Addr {
 func newAddr(ip netip.Addr, r record.Record) Addr {
 	a := NewAddr(ip)
 	a.TTL, a.Weight, a.Priority, a.Port = r.TTL, uint16(r.Weight), uint16(r.Priority), uint16(r.Port)
+	if r.Site != "" {
+		a.site = topology.Hash(r.Site)
+	}
 	return a
 }
 
