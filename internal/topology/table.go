@@ -17,9 +17,8 @@ import (
 // search over those ranges; a thousand networks make about eleven steps.
 type Topology struct {
 	names    []string // sorted; a site's index is its position here
-	hashes   []uint32 // Hash of each name
-	byHash   map[uint32]int32
-	fallback [][][]int // per site: groups tried in order; each group is served together
+	byHash   map[uint16]int32
+	fallback [][]int // per site: the sites tried in order; empty: all others together
 	v4, v6   []span
 }
 
@@ -91,19 +90,25 @@ func key(ip netip.Addr) (u128, bool) {
 	return k, false
 }
 
-// Hash is the 32-bit FNV-1a of a site name, never 0: what a record's
-// "site" field is kept as, in a form without pointers.
-func Hash(name string) uint32 {
+// Hash is the FNV-1a of a site name folded to 16 bits, never 0: what a
+// record's "site" field is kept as, in two bytes without pointers. Two
+// sites of one hash are reported by Compile.
+func Hash(name string) uint16 {
 	h := uint32(2166136261)
 	for i := 0; i < len(name); i++ {
 		h ^= uint32(name[i])
 		h *= 16777619
 	}
-	if h == 0 {
-		h = 1
+	f := uint16(h ^ h>>16)
+	if f == 0 {
+		f = 1
 	}
-	return h
+	return f
 }
+
+// MaxSites is the most sites a topology holds; Compile leaves out the
+// rest (by name order) and reports it.
+const MaxSites = 1 << 15
 
 // Compile builds the table of a set of decoded sites. It never fails: what
 // it cannot use it leaves out and reports, for the server to log.
@@ -112,12 +117,15 @@ func Hash(name string) uint32 {
 //   - A fallback to a site that does not exist: skipped.
 func Compile(sites map[string]Site) (*Topology, []error) {
 	var problems []error
-	t := &Topology{names: sortedNames(sites), byHash: map[uint32]int32{}}
+	t := &Topology{names: sortedNames(sites), byHash: map[uint16]int32{}}
+	if len(t.names) > MaxSites {
+		problems = append(problems, fmt.Errorf("topology: %d sites, at most %d are used: those after %q are left out", len(t.names), MaxSites, t.names[MaxSites-1]))
+		t.names = t.names[:MaxSites]
+	}
 	index := make(map[string]int, len(t.names))
 	for i, n := range t.names {
 		index[n] = i
 		h := Hash(n)
-		t.hashes = append(t.hashes, h)
 		if j, ok := t.byHash[h]; ok {
 			// Two names, one 32-bit hash: a record's site field cannot
 			// tell them apart, so it places its IP in the first.
@@ -146,28 +154,17 @@ func Compile(sites map[string]Site) (*Topology, []error) {
 		}
 	}
 
-	for i, n := range t.names {
-		var groups [][]int
+	for _, n := range t.names {
+		var order []int
 		for _, f := range sites[n].Fallback {
 			j, ok := index[f]
 			if !ok {
 				problems = append(problems, fmt.Errorf("topology: site %q: fallback %q: no such site", n, f))
 				continue
 			}
-			if j != i {
-				groups = append(groups, []int{j})
-			}
+			order = append(order, j)
 		}
-		if len(groups) == 0 && len(t.names) > 1 {
-			all := make([]int, 0, len(t.names)-1)
-			for j := range t.names {
-				if j != i {
-					all = append(all, j)
-				}
-			}
-			groups = [][]int{all}
-		}
-		t.fallback = append(t.fallback, groups)
+		t.fallback = append(t.fallback, order)
 	}
 
 	var p4, p6 []flatPrefix
@@ -247,43 +244,43 @@ func flatten(ps []flatPrefix, unit u128) []span {
 	return out
 }
 
+// Site returns the site of ip, -1 for none. It neither allocates nor
+// locks. A nil Topology has no site.
+func (t *Topology) Site(ip netip.Addr) int {
+	if t == nil || !ip.IsValid() {
+		return -1
+	}
+	spans, k, _ := t.spans(ip)
+	if len(spans) == 0 {
+		return -1
+	}
+	return int(spans[search(spans, k)].site)
+}
+
 // Lookup returns the site of ip (-1: none) and the ECS scope: the length
 // of the shortest prefix around ip whose addresses all belong to that same
-// site, and so get the same answer. It neither allocates nor locks. A nil
-// Topology has no site.
+// site, and so get the same answer. It neither allocates nor locks.
 func (t *Topology) Lookup(ip netip.Addr) (site int, scope int) {
 	if t == nil || !ip.IsValid() {
 		return -1, 0
 	}
-	k, is4 := key(ip)
-	spans, width := t.v6, 128
-	if is4 {
-		spans, width = t.v4, 32
-	}
+	spans, k, is4 := t.spans(ip)
 	if len(spans) <= 1 {
-		// One span: every address of the family is alike.
+		// At most one span: every address of the family is alike.
 		if len(spans) == 1 {
 			return int(spans[0].site), 0
 		}
 		return -1, 0
 	}
-	// The last span whose start is not after k.
-	lo, hi := 0, len(spans)
-	for hi-lo > 1 {
-		m := int(uint(lo+hi) >> 1)
-		if k.less(spans[m].start) {
-			hi = m
-		} else {
-			lo = m
-		}
-	}
-	start, end := spans[lo].start, maxU128
-	if lo+1 < len(spans) {
-		end = spans[lo+1].start.dec()
+	i := search(spans, k)
+	start, end := spans[i].start, maxU128
+	if i+1 < len(spans) {
+		end = spans[i+1].start.dec()
 	}
 	host := maxU128 // the bits below the network: all of them, or IPv4's 32
+	width := 128
 	if is4 {
-		host = mask(32)
+		host, width = mask(32), 32
 	}
 	// The shortest n whose block around k lies in [start, end]; a longer
 	// block fits whenever a shorter one does.
@@ -299,7 +296,31 @@ func (t *Topology) Lookup(ip netip.Addr) (site int, scope int) {
 			n = mid + 1
 		}
 	}
-	return int(spans[lo].site), n
+	return int(spans[i].site), n
+}
+
+// spans returns the table of ip's family and ip as a key in it.
+func (t *Topology) spans(ip netip.Addr) ([]span, u128, bool) {
+	k, is4 := key(ip)
+	if is4 {
+		return t.v4, k, true
+	}
+	return t.v6, k, false
+}
+
+// search returns the last span whose start is not after k; spans[0]
+// starts at 0.
+func search(spans []span, k u128) int {
+	lo, hi := 0, len(spans)
+	for hi-lo > 1 {
+		m := int(uint(lo+hi) >> 1)
+		if k.less(spans[m].start) {
+			hi = m
+		} else {
+			lo = m
+		}
+	}
+	return lo
 }
 
 // Len is the number of sites.
@@ -326,7 +347,7 @@ func (t *Topology) Index(name string) int {
 
 // ByHash returns the site whose name has Hash h (a record's site field), or
 // -1. It does not allocate.
-func (t *Topology) ByHash(h uint32) int {
+func (t *Topology) ByHash(h uint16) int {
 	if t == nil || h == 0 {
 		return -1
 	}
@@ -336,16 +357,16 @@ func (t *Topology) ByHash(h uint32) int {
 	return -1
 }
 
-// Fallback returns the groups of sites that serve, in order, when site i
-// cannot: each group's IPs are taken together.
-func (t *Topology) Fallback(i int) [][]int { return t.fallback[i] }
+// Fallback returns the sites that serve, one at a time in order, when site
+// i cannot. Empty (none given, or none that exists): all other sites,
+// together.
+func (t *Topology) Fallback(i int) []int { return t.fallback[i] }
 
 // SiteOf places a backend IP: the site of its record's site field (hash,
 // 0 for none) when that site exists, else the site of its address.
-func (t *Topology) SiteOf(ip netip.Addr, siteHash uint32) int {
+func (t *Topology) SiteOf(ip netip.Addr, siteHash uint16) int {
 	if i := t.ByHash(siteHash); i >= 0 {
 		return i
 	}
-	s, _ := t.Lookup(ip)
-	return s
+	return t.Site(ip)
 }

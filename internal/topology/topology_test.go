@@ -102,8 +102,11 @@ func TestCompileProblems(t *testing.T) {
 	if s, _ := top.Lookup(netip.MustParseAddr("198.51.100.1")); top.Name(s) != "bj" {
 		t.Fatalf("the conflict went to %s, want bj (sorts first)", top.Name(s))
 	}
-	if fb := top.Fallback(top.Index("sh")); len(fb) != 1 || fb[0][0] != top.Index("bj") {
-		t.Fatalf("sh's fallback = %v, want [[bj]]", fb)
+	if fb := top.Fallback(top.Index("sh")); len(fb) != 1 || fb[0] != top.Index("bj") {
+		t.Fatalf("sh's fallback = %v, want [bj]", fb)
+	}
+	if fb := top.Fallback(top.Index("bj")); len(fb) != 0 {
+		t.Fatalf("bj's fallback = %v, want none (all others)", fb)
 	}
 	if err := Check(sites); err == nil {
 		t.Fatal("Check passed a conflict")
@@ -148,6 +151,9 @@ func TestLookup(t *testing.T) {
 		if name != tc.site || scope != tc.scope {
 			t.Errorf("Lookup(%s) = %q /%d, want %q /%d", tc.ip, name, scope, tc.site, tc.scope)
 		}
+		if s2 := top.Site(netip.MustParseAddr(tc.ip)); s2 != s {
+			t.Errorf("Site(%s) = %d, Lookup %d", tc.ip, s2, s)
+		}
 	}
 	var none *Topology
 	if s, scope := none.Lookup(netip.MustParseAddr("192.0.2.1")); s != -1 || scope != 0 {
@@ -166,7 +172,7 @@ func TestSiteOf(t *testing.T) {
 	}))
 	ip := netip.MustParseAddr("192.0.2.1")
 	for _, tc := range []struct {
-		hash uint32
+		hash uint16
 		want string
 	}{{0, "bj"}, {Hash("sh"), "sh"}, {Hash("nowhere"), "bj"}} {
 		if got := top.SiteOf(ip, tc.hash); top.Name(got) != tc.want {
@@ -261,9 +267,43 @@ func TestLookupAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() {
 		for _, ip := range ips {
 			top.Lookup(ip)
+			top.Site(ip)
 			top.SiteOf(ip, Hash("bj"))
 		}
 	}); n != 0 {
 		t.Fatalf("Lookup allocates %v times", n)
 	}
+}
+
+// BenchmarkSite is one client lookup in 1,000 networks over 10 sites.
+func BenchmarkSite(b *testing.B) {
+	sites := map[string]Site{}
+	n := 0
+	add := func(p string) {
+		name := string(rune('a' + n%10))
+		s := sites[name]
+		s.Networks = append(s.Networks, p)
+		sites[name] = s
+		n++
+	}
+	for c := range 232 {
+		add(netip.PrefixFrom(netip.AddrFrom4([4]byte{127, 0, byte(c), 0}), 24).String())
+	}
+	for _, p := range [][3]byte{{192, 0, 2}, {198, 51, 100}, {203, 0, 113}} {
+		for d := range 256 {
+			add(netip.AddrFrom4([4]byte{p[0], p[1], p[2], byte(d)}).String() + "/32")
+		}
+	}
+	top, _ := Compile(sites)
+	ips := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.240.1"), netip.MustParseAddr("198.51.100.7")}
+	b.Run("Site", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			top.Site(ips[i%len(ips)])
+		}
+	})
+	b.Run("Lookup", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			top.Lookup(ips[i%len(ips)])
+		}
+	})
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"net"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -56,10 +55,17 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (cho
 		return out, nil, policy.ModeDefault, dns.RcodeSuccess, "", 0
 	}
 	pol = h.store.Policy(node.Name)
-	var buf, local [16]zone.Addr
+	// With sites, the addresses come placed, and only a name some of whose
+	// addresses are in a site can answer differently per client.
+	top := h.store.Topology()
+	sited := false
+	if top.Len() > 0 && (pol == nil || pol.Topology != policy.TopologyAny) {
+		all, sited = node.Placement(top).Family(v6)
+	}
+	var buf [16]zone.Addr
 	healthy := h.store.Healthy(buf[:0], all, h.cfg.ServeUnchecked)
-	if len(healthy) > 0 {
-		healthy, scope = h.sited(local[:0], healthy, node, v6, pol, c)
+	if sited && len(healthy) > 0 {
+		healthy, scope = h.local(healthy, top, pol, c)
 	}
 	if len(healthy) == 0 {
 		action := h.cfg.DefaultAllDown
@@ -110,25 +116,12 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (cho
 	return chosen, pol, mode, dns.RcodeSuccess, down, scope
 }
 
-// sited narrows a name's healthy addresses to the client's site: those in
-// the site if there are at least min-healthy of them, else those of each
-// fallback group in turn by the same rule, else all of them. It returns
-// the set and the ECS scope it holds for. Without sites, for a name with
-// topology any, for a name none of whose addresses of the family is in a
-// site, every client gets healthy alike: scope 0.
-func (h *Handler) sited(dst, healthy []zone.Addr, node *zone.Node, v6 bool, pol *policy.Policy, c client) ([]zone.Addr, int) {
-	top := h.store.Topology()
-	if top.Len() == 0 || pol != nil && pol.Topology == policy.TopologyAny {
-		return healthy, 0
-	}
-	pl := node.Placement(top)
-	all, sites := node.V4(), pl.Sites[:len(node.V4())]
-	if v6 {
-		all, sites = node.V6(), pl.Sites[len(node.V4()):]
-	}
-	if !v6 && !pl.Sited4 || v6 && !pl.Sited6 {
-		return healthy, 0
-	}
+// local narrows a name's healthy, placed addresses to the client's site:
+// those in the site if there are at least min-healthy of them, else those
+// of each fallback site in turn (or of all other sites together) by the
+// same rule, else all of them. It returns the set, in healthy's memory,
+// and the ECS scope it holds for.
+func (h *Handler) local(healthy []zone.Addr, top *topology.Topology, pol *policy.Policy, c client) ([]zone.Addr, int) {
 	site, scope := clientSite(top, c)
 	if site < 0 {
 		return healthy, scope
@@ -137,13 +130,26 @@ func (h *Handler) sited(dst, healthy []zone.Addr, node *zone.Node, v6 bool, pol 
 	if pol != nil && pol.MinHealthy > 0 {
 		least = pol.MinHealthy
 	}
-	if set := inSites(dst, healthy, all, sites, int32(site), nil); len(set) >= least {
-		return set, scope
-	}
-	for _, group := range top.Fallback(site) {
-		if set := inSites(dst, healthy, all, sites, -1, group); len(set) >= least {
-			return set, scope
+	own, others := 0, 0 // in the client's site, in the other sites
+	for _, a := range healthy {
+		switch s := a.Site(); {
+		case s == site:
+			own++
+		case s >= 0:
+			others++
 		}
+	}
+	if own >= least {
+		return keepSite(healthy, site, false), scope
+	}
+	fallback := top.Fallback(site)
+	for _, f := range fallback {
+		if countSite(healthy, f) >= least {
+			return keepSite(healthy, f, false), scope
+		}
+	}
+	if len(fallback) == 0 && others >= least {
+		return keepSite(healthy, site, true), scope
 	}
 	return healthy, scope
 }
@@ -157,28 +163,36 @@ func clientSite(top *topology.Topology, c client) (site, scope int) {
 	case c.hasECS:
 		return top.Lookup(c.ecs)
 	}
-	return top.Lookup(c.addr)
+	// No ECS, no scope to report: the cheaper search will do.
+	return top.Site(c.addr), 0
 }
 
-// inSites appends to dst the addresses of healthy in site one, or in one
-// of group. healthy is a subsequence of all (Healthy keeps the order) and
-// sites holds the site of each of all, so one walk pairs them.
-func inSites(dst, healthy, all []zone.Addr, sites []int32, one int32, group []int) []zone.Addr {
-	j := 0
-	for i := 0; i < len(all) && j < len(healthy); i++ {
-		if all[i] != healthy[j] {
-			continue
-		}
-		j++
-		s := sites[i]
-		if s < 0 {
-			continue
-		}
-		if s == one || slices.Contains(group, int(s)) {
-			dst = append(dst, all[i])
+// inSite says whether a is in site, or, with others, in a site but that.
+func inSite(a zone.Addr, site int, others bool) bool {
+	s := a.Site()
+	return s == site && !others || others && s >= 0 && s != site
+}
+
+func countSite(as []zone.Addr, site int) int {
+	n := 0
+	for _, a := range as {
+		if a.Site() == site {
+			n++
 		}
 	}
-	return dst
+	return n
+}
+
+// keepSite filters as in place, keeping the order.
+func keepSite(as []zone.Addr, site int, others bool) []zone.Addr {
+	n := 0
+	for _, a := range as {
+		if inSite(a, site, others) {
+			as[n] = a
+			n++
+		}
+	}
+	return as[:n]
 }
 
 // addrTTL is the TTL of a chosen address: the record's (or the default),

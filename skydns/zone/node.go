@@ -26,34 +26,48 @@ type Node struct {
 	placed atomic.Pointer[Placement]
 }
 
-// Placement is the site of each address of a node under one topology.
+// Placement is a node's addresses placed in the sites of one topology:
+// copies of its Addrs, each with its site set (see Addr.Site).
 type Placement struct {
-	topo *topology.Topology
-	// Sites holds the site index of each of the node's Addrs, -1 for none.
-	Sites []int32
-	// Sited4 and Sited6: some A (AAAA) address is in a site, so the answer
+	topo  *topology.Topology
+	Addrs []Addr
+	// sited4 and sited6: some A (AAAA) address is in a site, so the answer
 	// may depend on the client's site.
-	Sited4, Sited6 bool
+	sited4, sited6 bool
 }
 
-// Placement returns the sites of n's addresses under t. It is computed
-// once per node and topology, on the first query after either changes, so
-// that a query walks no networks; a race computes it twice, harmlessly.
+// Placement returns n's addresses placed in t's sites. It is computed once
+// per node and topology, on the first query after either changes, so that
+// a query walks no networks; a race computes it twice, harmlessly.
 func (n *Node) Placement(t *topology.Topology) *Placement {
 	if p := n.placed.Load(); p != nil && p.topo == t {
 		return p
 	}
-	p := &Placement{topo: t, Sites: make([]int32, len(n.Addrs))}
-	for i, a := range n.Addrs {
-		s := t.SiteOf(a.IP(), a.site)
-		p.Sites[i] = int32(s)
+	p := &Placement{topo: t, Addrs: slices.Clone(n.Addrs)}
+	for i := range p.Addrs {
+		a := &p.Addrs[i]
+		s := t.SiteOf(a.IP(), a.siteHash)
+		a.site = uint16(s + 1) // Compile keeps indexes below 65535
 		if s >= 0 {
-			p.Sited4 = p.Sited4 || a.v4
-			p.Sited6 = p.Sited6 || !a.v4
+			p.sited4 = p.sited4 || a.v4
+			p.sited6 = p.sited6 || !a.v4
 		}
 	}
 	n.placed.Store(p)
 	return p
+}
+
+// Family returns the A (v6: AAAA) addresses, placed, and whether any of
+// them is in a site.
+func (p *Placement) Family(v6 bool) ([]Addr, bool) {
+	i := 0
+	for i < len(p.Addrs) && p.Addrs[i].v4 {
+		i++
+	}
+	if v6 {
+		return p.Addrs[i:], p.sited6
+	}
+	return p.Addrs[:i], p.sited4
 }
 
 // Addr is an A or AAAA record. It holds no pointer, so the garbage
@@ -71,11 +85,16 @@ type Addr struct {
 	// original kubeapi's and the sync's, say); answers list it once. In
 	// the padding: the flag costs no memory.
 	dup bool
-	// site is topology.Hash of the record's site field, 0 for none: a
+	// siteHash is topology.Hash of the record's site field, 0 for none: a
 	// name rather than an index, so that a topology change leaves the
-	// records alone. In the padding, as dup is.
-	site uint32
+	// records alone. site is the index of the address's site plus one, set
+	// only in a Placement's copies. Both in the padding, as dup is.
+	siteHash, site uint16
 }
+
+// Site is the index of the address's site in the topology of the
+// Placement it came from, -1 for none (or not placed).
+func (a Addr) Site() int { return int(a.site) - 1 }
 
 // NewAddr returns an address record of ip.
 func NewAddr(ip netip.Addr) Addr {
@@ -87,7 +106,7 @@ func newAddr(ip netip.Addr, r record.Record) Addr {
 	a := NewAddr(ip)
 	a.TTL, a.Weight, a.Priority, a.Port = r.TTL, uint16(r.Weight), uint16(r.Priority), uint16(r.Port)
 	if r.Site != "" {
-		a.site = topology.Hash(r.Site)
+		a.siteHash = topology.Hash(r.Site)
 	}
 	return a
 }
