@@ -106,8 +106,6 @@ func BenchmarkServeDNS(b *testing.B) {
 	}
 }
 
-type clientv3Op = clientv3.Op
-
 func opPut(k, v string) clientv3.Op { return clientv3.OpPut(k, v) }
 
 func dnsName(i int) string { return fmt.Sprintf("n%d.skydns.local.", i) }
