@@ -47,20 +47,23 @@ func (h *Handler) key(c client) uint64 {
 // scope is the ECS scope of the answer as far as sites go: the length of
 // the client prefix it holds for, 0 when the client's site did not matter.
 func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (chosen []zone.Addr, pol *policy.Policy, mode policy.Mode, rcode int, down policy.AllDown, scope int) {
-	all := node.V4()
-	if v6 {
-		all = node.V6()
-	}
-	if len(all) == 0 {
+	if len(node.Addrs) == 0 {
 		return out, nil, policy.ModeDefault, dns.RcodeSuccess, "", 0
 	}
 	pol = h.store.Policy(node.Name)
-	// With sites, the addresses come placed, and only a name some of whose
-	// addresses are in a site can answer differently per client.
+	// With sites, the addresses come placed (and the node's own are not
+	// read: a cache miss less), and only a name some of whose addresses
+	// are in a site can answer differently per client.
+	var all []zone.Addr
 	top := h.store.Topology()
 	sited := false
 	if top.Len() > 0 && (pol == nil || pol.Topology != policy.TopologyAny) {
 		all, sited = node.Placement(top).Family(v6)
+	} else if all = node.V4(); v6 {
+		all = node.V6()
+	}
+	if len(all) == 0 {
+		return out, nil, policy.ModeDefault, dns.RcodeSuccess, "", 0
 	}
 	var buf [16]zone.Addr
 	healthy := h.store.Healthy(buf[:0], all, h.cfg.ServeUnchecked)

@@ -31,9 +31,13 @@ type Node struct {
 type Placement struct {
 	topo  *topology.Topology
 	Addrs []Addr
+	n4    int // the A records come first
 	// sited4 and sited6: some A (AAAA) address is in a site, so the answer
 	// may depend on the client's site.
 	sited4, sited6 bool
+	// inline holds the Addrs of a small name, in the same allocation as
+	// the rest: a query then reads a cache line or two fewer.
+	inline [3]Addr
 }
 
 // Placement returns n's addresses placed in t's sites. It is computed once
@@ -43,7 +47,13 @@ func (n *Node) Placement(t *topology.Topology) *Placement {
 	if p := n.placed.Load(); p != nil && p.topo == t {
 		return p
 	}
-	p := &Placement{topo: t, Addrs: slices.Clone(n.Addrs)}
+	p := &Placement{topo: t, n4: n.numV4()}
+	if len(n.Addrs) <= len(p.inline) {
+		p.Addrs = p.inline[:len(n.Addrs)]
+		copy(p.Addrs, n.Addrs)
+	} else {
+		p.Addrs = slices.Clone(n.Addrs)
+	}
 	for i := range p.Addrs {
 		a := &p.Addrs[i]
 		s := t.SiteOf(a.IP(), a.siteHash)
@@ -60,14 +70,10 @@ func (n *Node) Placement(t *topology.Topology) *Placement {
 // Family returns the A (v6: AAAA) addresses, placed, and whether any of
 // them is in a site.
 func (p *Placement) Family(v6 bool) ([]Addr, bool) {
-	i := 0
-	for i < len(p.Addrs) && p.Addrs[i].v4 {
-		i++
-	}
 	if v6 {
-		return p.Addrs[i:], p.sited6
+		return p.Addrs[p.n4:], p.sited6
 	}
-	return p.Addrs[:i], p.sited4
+	return p.Addrs[:p.n4], p.sited4
 }
 
 // Addr is an A or AAAA record. It holds no pointer, so the garbage
