@@ -13,6 +13,7 @@ import (
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/internal/topology"
 	"github.com/skydns/skydns/skydns-kubeapi/store"
 )
 
@@ -30,6 +31,7 @@ var storedValues = map[string]reflect.Type{
 	"heartbeat": reflect.TypeFor[monitor.Heartbeat](),
 	"job":       reflect.TypeFor[monitor.Spec](),
 	"override":  reflect.TypeFor[health.Override](),
+	"site":      reflect.TypeFor[topology.Site](),
 }
 
 // TestDataModelDoc keeps the field tables of docs/data-model.md equal to
