@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 )
 
 // Topology is a compiled set of sites, built once per topology change and
@@ -16,6 +17,7 @@ import (
 // addresses belong to by longest prefix (or none). Lookup is a binary
 // search over those ranges; a thousand networks make about eleven steps.
 type Topology struct {
+	gen      uint64   // unique per Compile: what placements are keyed on
 	names    []string // sorted; a site's index is its position here
 	byHash   map[uint16]int32
 	fallback [][]int // per site: the sites tried in order; empty: all others together
@@ -121,7 +123,7 @@ const MaxSites = 1 << 15
 //   - A fallback to a site that does not exist: skipped.
 func Compile(sites map[string]Site) (*Topology, []error) {
 	var problems []error
-	t := &Topology{names: sortedNames(sites), byHash: map[uint16]int32{}}
+	t := &Topology{gen: generations.Add(1), names: sortedNames(sites), byHash: map[uint16]int32{}}
 	if len(t.names) > MaxSites {
 		problems = append(problems, fmt.Errorf("topology: %d sites, at most %d are used: those after %q are left out", len(t.names), MaxSites, t.names[MaxSites-1]))
 		t.names = t.names[:MaxSites]
@@ -189,6 +191,18 @@ func Compile(sites map[string]Site) (*Topology, []error) {
 		t.sites4 = append(t.sites4, sp.site)
 	}
 	return t, problems
+}
+
+// generations numbers the compiled topologies of the process.
+var generations atomic.Uint64
+
+// Generation tells this topology from every other compiled in the process,
+// without keeping it alive as a pointer would. 0 for nil.
+func (t *Topology) Generation() uint64 {
+	if t == nil {
+		return 0
+	}
+	return t.gen
 }
 
 type flatPrefix struct {

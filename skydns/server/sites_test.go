@@ -321,6 +321,11 @@ func TestTopologyChange(t *testing.T) {
 	if got := ips(ask(t, s, siteClients["sh"], true, "tcp")); !slices.Equal(got, sorted(sh)) {
 		t.Fatalf("sh's clients after the bad values: %v", got)
 	}
+	// A backend moves: a /32 of gz inside bj's /25 places bj1 in gz.
+	s.put(topology.Key("/skydns", "gz"), `{"networks":["192.0.2.192/27","203.0.113.128/25","192.0.2.1/32"],"fallback":["sh"]}`)
+	s.eventuallyECS("bj1 moved to gz", siteClients["gz"].ecs, func(m *dns.Msg) bool {
+		return slices.Equal(ips(m), sorted([]string{gz1, bj1})) && ecsScope(m) == 25
+	})
 	// Every site gone: today's behaviour, scope 0.
 	for _, name := range []string{"bj", "sh", "gz", "xx", "aa"} {
 		s.del(topology.Key("/skydns", name))
@@ -369,4 +374,37 @@ func TestSitesFastPath(t *testing.T) {
 	if !strings.Contains(r.String(), sh1) {
 		t.Fatal("no sh address")
 	}
+}
+
+// TestSitesWorkedExample is the two-data-centre example of docs/sites.md,
+// key for key.
+func TestSitesWorkedExample(t *testing.T) {
+	s := newHarness(t, defaultConfig())
+	for key, value := range map[string]string{
+		"/skydns/topology/bj":               `{"networks":["192.0.2.0/25","198.51.100.0/24"],"fallback":["sh"]}`,
+		"/skydns/topology/sh":               `{"networks":["192.0.2.128/25","203.0.113.0/24"],"fallback":["bj"]}`,
+		"/skydns/local/skydns/web/1a2b3c01": `{"host":"192.0.2.10"}`,
+		"/skydns/local/skydns/web/1a2b3c02": `{"host":"192.0.2.11"}`,
+		"/skydns/local/skydns/web/1a2b3c03": `{"host":"192.0.2.140"}`,
+		"/skydns/local/skydns/web/1a2b3c04": `{"host":"203.0.113.80","site":"bj"}`,
+	} {
+		s.put(key, value)
+	}
+	waitFor(t, "sites loaded", func() bool { return s.store.Topology().Len() == 2 })
+	beijing := []string{"192.0.2.10", "192.0.2.11", "203.0.113.80"}
+	shanghai := []string{"192.0.2.140"}
+	check := func(what, ecs string, want []string, scope int) {
+		t.Helper()
+		s.eventuallyECS(what, ecs, func(m *dns.Msg) bool { return slices.Equal(ips(m), sorted(want)) && ecsScope(m) == scope })
+	}
+	check("a Beijing client", "198.51.100.7/32", beijing, 24)
+	check("a Shanghai client", "203.0.113.9/32", shanghai, 24)
+	s.setStatus("192.0.2.140", "DOWN")
+	check("Shanghai down: Beijing's", "203.0.113.9/32", beijing, 24)
+	s.setStatus("192.0.2.140", "UP")
+	s.setPolicy("web.skydns.local.", policy.Policy{MinHealthy: 2})
+	check("min-healthy 2: Shanghai's one is too few", "203.0.113.9/32", beijing, 24)
+	s.setStatus("192.0.2.10", "DOWN")
+	s.setStatus("192.0.2.11", "DOWN")
+	check("min-healthy 2, two of Beijing's down: anywhere", "198.51.100.7/32", []string{"203.0.113.80", "192.0.2.140"}, 24)
 }

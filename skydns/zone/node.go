@@ -29,7 +29,7 @@ type Node struct {
 // Placement is a node's addresses placed in the sites of one topology:
 // copies of its Addrs, each with its site set (see Addr.Site).
 type Placement struct {
-	topo  *topology.Topology
+	gen   uint64 // the topology's Generation: a pointer would keep an old one alive
 	Addrs []Addr
 	n4    int // the A records come first
 	// sited4 and sited6: some A (AAAA) address is in a site, so the answer
@@ -44,10 +44,10 @@ type Placement struct {
 // per node and topology, on the first query after either changes, so that
 // a query walks no networks; a race computes it twice, harmlessly.
 func (n *Node) Placement(t *topology.Topology) *Placement {
-	if p := n.placed.Load(); p != nil && p.topo == t {
+	if p := n.placed.Load(); p != nil && p.gen == t.Generation() {
 		return p
 	}
-	p := &Placement{topo: t, n4: n.numV4()}
+	p := &Placement{gen: t.Generation(), n4: n.numV4()}
 	if len(n.Addrs) <= len(p.inline) {
 		p.Addrs = p.inline[:len(n.Addrs)]
 		copy(p.Addrs, n.Addrs)
