@@ -133,16 +133,23 @@ func (h *Handler) local(healthy []zone.Addr, top *topology.Topology, pol *policy
 	if pol != nil && pol.MinHealthy > 0 {
 		least = pol.MinHealthy
 	}
-	own, others := 0, 0 // in the client's site, in the other sites
-	for _, a := range healthy {
-		switch s := a.Site(); {
+	// Count those in the client's site and in the other sites, by index:
+	// an Addr is 40 bytes to copy.
+	own, others := 0, 0
+	for i := range healthy {
+		switch s := healthy[i].Site(); {
 		case s == site:
 			own++
 		case s >= 0:
 			others++
 		}
 	}
-	if own >= least {
+	switch {
+	case own == len(healthy):
+		// All local: the set, whatever min-healthy says (every later
+		// step would give it too).
+		return healthy, scope
+	case own >= least:
 		return keepSite(healthy, site, false), scope
 	}
 	fallback := top.Fallback(site)
@@ -170,28 +177,26 @@ func clientSite(top *topology.Topology, c client) (site, scope int) {
 	return top.Site(c.addr), 0
 }
 
-// inSite says whether a is in site, or, with others, in a site but that.
-func inSite(a zone.Addr, site int, others bool) bool {
-	s := a.Site()
-	return s == site && !others || others && s >= 0 && s != site
-}
-
 func countSite(as []zone.Addr, site int) int {
 	n := 0
-	for _, a := range as {
-		if a.Site() == site {
+	for i := range as {
+		if as[i].Site() == site {
 			n++
 		}
 	}
 	return n
 }
 
-// keepSite filters as in place, keeping the order.
+// keepSite filters as in place, keeping the order: the addresses in site,
+// or, with others, those in any site but it.
 func keepSite(as []zone.Addr, site int, others bool) []zone.Addr {
 	n := 0
-	for _, a := range as {
-		if inSite(a, site, others) {
-			as[n] = a
+	for i := range as {
+		s := as[i].Site()
+		if (s == site) != others && s >= 0 {
+			if n != i {
+				as[n] = as[i]
+			}
 			n++
 		}
 	}
