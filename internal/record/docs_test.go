@@ -14,6 +14,7 @@ import (
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/internal/topology"
 	"github.com/skydns/skydns/skydns-kubeapi/store"
 )
 
@@ -32,6 +33,7 @@ var storedValues = map[string]reflect.Type{
 	"job":       reflect.TypeFor[monitor.Spec](),
 	"override":  reflect.TypeFor[health.Override](),
 	"election":  reflect.TypeFor[election.Value](),
+	"site":      reflect.TypeFor[topology.Site](),
 }
 
 // TestDataModelDoc keeps the field tables of docs/data-model.md equal to

@@ -153,3 +153,15 @@ func TestFromConfig(t *testing.T) {
 		t.Errorf("FromConfig = %+v", got)
 	}
 }
+
+// TestSiteKeysAreNoRecords: a site key under the prefix is neither a probe
+// target nor a bad record.
+func TestSiteKeysAreNoRecords(t *testing.T) {
+	s := newState("/skydns", monitor.DefaultPaths(), "/skydns/monitor/lock", "")
+	bad := 0
+	s.badRecords = func() { bad++ }
+	s.putKey("/skydns/topology/bj", []byte(`{"networks":["192.0.2.0/24"]}`))
+	if !s.skipped("/skydns/topology/bj") || bad != 0 || len(s.recs) != 0 {
+		t.Fatalf("a site key was read as a record: skipped %v, bad %d, records %d", s.skipped("/skydns/topology/bj"), bad, len(s.recs))
+	}
+}

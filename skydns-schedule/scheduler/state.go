@@ -15,6 +15,7 @@ import (
 	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/internal/topology"
 )
 
 // state is the scheduler's picture of etcd, kept by six views (records
@@ -114,9 +115,9 @@ func newState(prefix string, paths monitor.Paths, lockPath, overridePath string)
 		jobs: map[string]map[netip.Addr]string{}, holders: map[netip.Addr]map[string]struct{}{},
 		status: map[netip.Addr]statusEntry{}, overrides: map[netip.Addr]overrideEntry{},
 	}
-	// The monitor subtree never holds records, whatever the paths say, and
+	// The monitor and topology subtrees never hold records, whatever the paths say, and
 	// neither do the configured monitor paths and the lock.
-	s.skip = []string{prefix + "monitor/"}
+	s.skip = []string{prefix + "monitor/", topology.Prefix(prefix)}
 	for _, p := range []string{paths.Status, paths.Report, paths.Heart, paths.Job, overridePath, strings.TrimRight(lockPath, "/") + "/"} {
 		if strings.HasPrefix(p, prefix) {
 			s.skip = append(s.skip, p)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/internal/topology"
 	"github.com/skydns/skydns/skydns/selector"
 	"github.com/skydns/skydns/skydns/zone"
 )
@@ -42,17 +43,33 @@ func (h *Handler) key(c client) uint64 {
 // down is the all-down action taken, empty when some address was healthy:
 // the caller that answers counts it, so that a fast path that gives up and
 // leaves the query to the reference path does not count it twice.
-func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (chosen []zone.Addr, pol *policy.Policy, mode policy.Mode, rcode int, down policy.AllDown) {
-	all := node.V4()
-	if v6 {
+//
+// scope is the ECS scope of the answer as far as sites go: the length of
+// the client prefix it holds for, 0 when the client's site did not matter.
+func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (chosen []zone.Addr, pol *policy.Policy, mode policy.Mode, rcode int, down policy.AllDown, scope int) {
+	if len(node.Addrs) == 0 {
+		return out, nil, policy.ModeDefault, dns.RcodeSuccess, "", 0
+	}
+	pol = h.store.Policy(node.Name)
+	// With sites, the addresses come placed (and the node's own are not
+	// read: a cache miss less), and only a name some of whose addresses
+	// are in a site can answer differently per client.
+	var all []zone.Addr
+	top := h.store.Topology()
+	sited := false
+	if top.Len() > 0 && (pol == nil || pol.Topology != policy.TopologyAny) {
+		all, sited = node.Placement(top).Family(v6)
+	} else if all = node.V4(); v6 {
 		all = node.V6()
 	}
 	if len(all) == 0 {
-		return out, nil, policy.ModeDefault, dns.RcodeSuccess, ""
+		return out, nil, policy.ModeDefault, dns.RcodeSuccess, "", 0
 	}
-	pol = h.store.Policy(node.Name)
 	var buf [16]zone.Addr
 	healthy := h.store.Healthy(buf[:0], all, h.cfg.ServeUnchecked)
+	if sited && len(healthy) > 0 {
+		healthy, scope = h.local(healthy, top, pol, c)
+	}
 	if len(healthy) == 0 {
 		action := h.cfg.DefaultAllDown
 		if pol != nil && pol.AllDown != policy.AllDownDefault {
@@ -61,16 +78,16 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (cho
 		down = action
 		switch action {
 		case policy.AllDownNone:
-			return out, pol, policy.ModeDefault, dns.RcodeSuccess, down
+			return out, pol, policy.ModeDefault, dns.RcodeSuccess, down, 0
 		case policy.AllDownServfail:
-			return out, pol, policy.ModeDefault, dns.RcodeServerFailure, down
+			return out, pol, policy.ModeDefault, dns.RcodeServerFailure, down, 0
 		case policy.AllDownFallback:
 			healthy = fallback(buf[:0], pol, !v6)
 		default: // all: fail open, as if nothing had been checked
 			healthy = zone.AppendUnique(buf[:0], all)
 		}
 		if len(healthy) == 0 {
-			return out, pol, policy.ModeDefault, dns.RcodeSuccess, down
+			return out, pol, policy.ModeDefault, dns.RcodeSuccess, down, 0
 		}
 	}
 
@@ -99,7 +116,91 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (cho
 	if limit > 0 && len(chosen) > limit {
 		chosen = chosen[:limit]
 	}
-	return chosen, pol, mode, dns.RcodeSuccess, down
+	return chosen, pol, mode, dns.RcodeSuccess, down, scope
+}
+
+// local narrows a name's healthy, placed addresses to the client's site:
+// those in the site if there are at least min-healthy of them, else those
+// of each fallback site in turn (or of all other sites together) by the
+// same rule, else all of them. It returns the set, in healthy's memory,
+// and the ECS scope it holds for.
+func (h *Handler) local(healthy []zone.Addr, top *topology.Topology, pol *policy.Policy, c client) ([]zone.Addr, int) {
+	site, scope := clientSite(top, c)
+	if site < 0 {
+		return healthy, scope
+	}
+	least := 1
+	if pol != nil && pol.MinHealthy > 0 {
+		least = pol.MinHealthy
+	}
+	// Count those in the client's site and in the other sites, by index:
+	// an Addr is 40 bytes to copy.
+	own, others := 0, 0
+	for i := range healthy {
+		switch s := healthy[i].Site(); {
+		case s == site:
+			own++
+		case s >= 0:
+			others++
+		}
+	}
+	switch {
+	case own == len(healthy):
+		// All local: the set, whatever min-healthy says (every later
+		// step would give it too).
+		return healthy, scope
+	case own >= least:
+		return keepSite(healthy, site, false), scope
+	}
+	fallback := top.Fallback(site)
+	for _, f := range fallback {
+		if countSite(healthy, f) >= least {
+			return keepSite(healthy, f, false), scope
+		}
+	}
+	if len(fallback) == 0 && others >= least {
+		return keepSite(healthy, site, true), scope
+	}
+	return healthy, scope
+}
+
+// clientSite places the client by its EDNS client subnet, else its
+// address. A subnet of length 0 says nothing of the client: no site.
+func clientSite(top *topology.Topology, c client) (site, scope int) {
+	switch {
+	case c.hasECS && c.ecsBits == 0:
+		return -1, 0
+	case c.hasECS:
+		return top.Lookup(c.ecs)
+	}
+	// No ECS, no scope to report: the cheaper search will do.
+	return top.Site(c.addr), 0
+}
+
+func countSite(as []zone.Addr, site int) int {
+	n := 0
+	for i := range as {
+		if as[i].Site() == site {
+			n++
+		}
+	}
+	return n
+}
+
+// keepSite filters as in place, keeping the order: the addresses in site,
+// or, with others, those in any site but it.
+func keepSite(as []zone.Addr, site int, others bool) []zone.Addr {
+	n := 0
+	for i := range as {
+		s := as[i].Site()
+		if (s == site) != others && s >= 0 {
+			if n != i {
+				as[n] = as[i]
+			}
+			n++
+		}
+	}
+	return as[:n]
 }
 
 // addrTTL is the TTL of a chosen address: the record's (or the default),
@@ -115,11 +216,12 @@ func (h *Handler) addrTTL(a zone.Addr, pol *policy.Policy) uint32 {
 // addresses answers A or AAAA from node.
 func (h *Handler) addresses(q *query, owner string, node *zone.Node, qtype uint16) {
 	var out [16]zone.Addr
-	chosen, pol, mode, rcode, down := h.pick(out[:0], node, qtype == dns.TypeAAAA, q.who())
+	chosen, pol, mode, rcode, down, scope := h.pick(out[:0], node, qtype == dns.TypeAAAA, q.who())
 	if down != "" {
 		h.metrics.allDown(down)
 	}
 	q.mode = mode
+	q.scope = max(q.scope, scope) // a CNAME chain holds for the narrowest
 	if rcode != dns.RcodeSuccess {
 		q.resp.Rcode = rcode
 		return

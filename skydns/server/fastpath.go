@@ -125,7 +125,8 @@ func (h *Handler) fast(out, pkt, scratch []byte, from netip.Addr) (resp []byte, 
 		return nil, false
 	}
 	var buf [16]zone.Addr
-	chosen, pol, mode, rcode, down := h.pick(buf[:0], node, wq.qtype == dns.TypeAAAA, client{addr: from})
+	// No OPT option reaches here, so the ECS scope has nowhere to go.
+	chosen, pol, mode, rcode, down, _ := h.pick(buf[:0], node, wq.qtype == dns.TypeAAAA, client{addr: from})
 	if rcode != dns.RcodeSuccess || len(chosen) == 0 {
 		return nil, false // SERVFAIL, NODATA: the reference path adds the SOA
 	}

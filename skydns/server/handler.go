@@ -44,6 +44,9 @@ type query struct {
 	// visited guards CNAME chains against loops.
 	visited []string
 	mode    policy.Mode // selection used, for metrics
+	// scope is the ECS scope that sites need: the longest over the names
+	// answered.
+	scope int
 }
 
 // ServeDNS answers one request.
@@ -220,12 +223,14 @@ func (h *Handler) addOPT(q *query) {
 	}
 	if q.ecs != nil {
 		e := *q.ecs
-		// Only hold-one answers depend on who asks; anything else holds
-		// for every client (scope 0, RFC 7871).
-		e.SourceScope = 0
+		// An answer holds for every client (scope 0, RFC 7871) unless the
+		// client's site chose the set (the site's network, q.scope) or
+		// hold-one chose within it (the whole subnet it was keyed on).
+		scope := q.scope
 		if q.mode == policy.ModeHoldOne {
-			e.SourceScope = e.SourceNetmask
+			scope = max(scope, int(e.SourceNetmask))
 		}
+		e.SourceScope = uint8(scope)
 		opt.Option = append(opt.Option, &e)
 	}
 	resp.Extra = append(resp.Extra, opt)

@@ -18,6 +18,7 @@ import (
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/internal/topology"
 )
 
 // Options configure a Store.
@@ -53,6 +54,12 @@ type Store struct {
 
 	pmu      sync.RWMutex
 	policies map[string]*policy.Policy
+
+	// topo is the compiled topology, swapped whole on every change; sites
+	// are the decoded values it was compiled from, touched only by the
+	// topology view's goroutine.
+	topo  atomic.Pointer[topology.Topology]
+	sites map[string]topology.Site
 
 	views  []*etcdview.View
 	loaded atomic.Bool
@@ -160,6 +167,9 @@ func (s *Store) Policy(name string) *policy.Policy {
 	return p
 }
 
+// Topology returns the compiled sites; nil or empty when none is defined.
+func (s *Store) Topology() *topology.Topology { return s.topo.Load() }
+
 // HealthCount returns how many IPs have a status, and how many are down.
 func (s *Store) HealthCount() (total, down int) {
 	return int(s.healthIPs.Load()), int(s.healthDown.Load())
@@ -204,10 +214,11 @@ func (s *Store) Start(ctx context.Context, cli *clientv3.Client) (wait func()) {
 	}
 	start(policy.Prefix(s.prefix), policyHandler{s}, o)
 	start(s.statusPath, healthHandler{s}, o)
+	start(topology.Prefix(s.prefix), topologyHandler{s}, o)
 	wg.Go(func() {
 		if s.Ready(ctx) {
 			s.loaded.Store(true)
-			s.log.Info("zones, health and policies loaded from etcd")
+			s.log.Info("zones, health, policies and sites loaded from etcd")
 		}
 	})
 	return wg.Wait
@@ -370,4 +381,71 @@ func (h policyHandler) Apply(rev int64, events []*clientv3.Event) {
 		}
 	}
 	h.s.pmu.Unlock()
+}
+
+// topologyHandler feeds the sites. Each change compiles the whole table
+// anew (sites are few and change seldom) and swaps it in: the next query
+// uses it, and each name places its addresses again on first use.
+type topologyHandler struct{ s *Store }
+
+// parse reads a topology key-value; value nil (a delete) reads the key
+// only. A bad value is logged and leaves the site out; the others serve.
+func (h topologyHandler) parse(key, value []byte) (string, *topology.Site, bool) {
+	name, err := topology.ParseKey(h.s.prefix, string(key))
+	if err != nil {
+		h.s.log.Warn("topology key ignored", "key", string(key), "err", err)
+		return "", nil, false
+	}
+	if value == nil {
+		return name, nil, true
+	}
+	site, err := topology.Decode(name, value)
+	if err != nil {
+		h.s.log.Warn("site ignored: bad value", "key", string(key), "err", err)
+		return name, nil, true
+	}
+	return name, &site, true
+}
+
+func (h topologyHandler) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
+	m := map[string]topology.Site{}
+	for kv, err := range kvs {
+		if err != nil {
+			return err
+		}
+		if name, site, ok := h.parse(kv.Key, kv.Value); ok && site != nil {
+			m[name] = *site
+		}
+	}
+	h.s.sites = m
+	h.compile(rev)
+	return nil
+}
+
+func (h topologyHandler) Apply(rev int64, events []*clientv3.Event) {
+	for _, ev := range events {
+		value := ev.Kv.Value
+		if ev.Type == clientv3.EventTypeDelete {
+			value = nil
+		}
+		name, site, ok := h.parse(ev.Kv.Key, value)
+		if !ok {
+			continue
+		}
+		if site == nil {
+			delete(h.s.sites, name)
+		} else {
+			h.s.sites[name] = *site
+		}
+	}
+	h.compile(rev)
+}
+
+func (h topologyHandler) compile(rev int64) {
+	t, problems := topology.Compile(h.s.sites)
+	for _, p := range problems {
+		h.s.log.Warn("topology", "err", p)
+	}
+	h.s.topo.Store(t)
+	h.s.log.Info("topology compiled", "sites", t.Len(), "revision", rev)
 }
