@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/skydns/skydns/internal/etcdtest"
+	"github.com/skydns/skydns/internal/record"
 )
 
 const prefix = "/election/lock/"
@@ -243,22 +244,6 @@ func TestPrefixes(t *testing.T) {
 	start(t, cli, "d", "/election/c1", 5*time.Second).await(is("standby a"), 10*time.Second)
 }
 
-// messageFormat is a record as readers of the SkyDNS message format type
-// it (CoreDNS's msg.Service, ExternalDNS's CoreDNS provider): they read
-// every value under the records' prefix into it and stop at the first that
-// does not parse.
-type messageFormat struct {
-	Host        string `json:"host,omitempty"`
-	Port        int    `json:"port,omitempty"`
-	Priority    int    `json:"priority,omitempty"`
-	Weight      int    `json:"weight,omitempty"`
-	Text        string `json:"text,omitempty"`
-	Mail        bool   `json:"mail,omitempty"`
-	TTL         uint32 `json:"ttl,omitempty"`
-	TargetStrip int    `json:"targetstrip,omitempty"`
-	Group       string `json:"group,omitempty"`
-}
-
 // The election key's value is JSON that a reader of the SkyDNS message
 // format reads as a record of nothing, and a standby reads the holder's
 // name from it.
@@ -277,8 +262,8 @@ func TestKeyValueIsJSON(t *testing.T) {
 	if string(v) != `{"holder":"sched-1.example"}` {
 		t.Errorf("value %s, want {\"holder\":\"sched-1.example\"}", v)
 	}
-	var m messageFormat
-	if err := json.Unmarshal(v, &m); err != nil || m != (messageFormat{}) {
+	var m record.Foreign
+	if err := json.Unmarshal(v, &m); err != nil || m != (record.Foreign{}) {
 		t.Errorf("as the SkyDNS message format: %+v, %v; want nothing", m, err)
 	}
 	start(t, cli, "sched-2.example", "/skydns/monitor/lock", 5*time.Second).await(is("standby sched-1.example"), 10*time.Second)

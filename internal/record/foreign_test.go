@@ -7,23 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// messageFormat is a record as other readers of the SkyDNS message format
-// type it (CoreDNS's msg.Service, ExternalDNS's CoreDNS provider). They read
-// every value under the prefix they are given (/skydns/) into it, and
-// ExternalDNS gives up on the first value that does not parse.
-type messageFormat struct {
-	Host        string `json:"host,omitempty"`
-	Port        int    `json:"port,omitempty"`
-	Priority    int    `json:"priority,omitempty"`
-	Weight      int    `json:"weight,omitempty"`
-	Text        string `json:"text,omitempty"`
-	Mail        bool   `json:"mail,omitempty"`
-	TTL         uint32 `json:"ttl,omitempty"`
-	TargetStrip int    `json:"targetstrip,omitempty"`
-	Group       string `json:"group,omitempty"`
-}
+	"github.com/skydns/skydns/internal/record"
+)
 
 // TestStoredValuesAreNoRecords: every value SkyDNS writes under the
 // records' prefix that is not a record reads, in the message format, as a
@@ -32,7 +18,7 @@ type messageFormat struct {
 // reader then makes nothing of it, so it neither fails nor deletes it.
 func TestStoredValuesAreNoRecords(t *testing.T) {
 	format := map[string]string{}
-	jsonFields(reflect.TypeFor[messageFormat](), "", format)
+	jsonFields(reflect.TypeFor[record.Foreign](), "", format)
 	for _, name := range slices.Sorted(maps.Keys(storedValues)) {
 		if name == "record" {
 			continue
@@ -56,7 +42,7 @@ func TestStoredValuesAreNoRecords(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var m messageFormat
+		var m record.Foreign
 		if err := json.Unmarshal(b, &m); err != nil || m.Host != "" || m.Text != "" {
 			t.Errorf("%s: %s reads as %+v, %v", name, b, m, err)
 		}

@@ -32,6 +32,7 @@ import (
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/monitor"
 	mt "github.com/skydns/skydns/internal/monitor/monitortest"
+	"github.com/skydns/skydns/internal/record"
 	"github.com/skydns/skydns/skydns-kubeapi/kubesync"
 	"github.com/skydns/skydns/skydns-kubeapi/store"
 	"github.com/skydns/skydns/skydns/server"
@@ -61,21 +62,6 @@ func externalDNS(t *testing.T) string {
 		t.Logf("built external-dns in %s", d.Round(time.Second))
 	}
 	return strings.TrimSpace(stdout.String())
-}
-
-// messageFormat is a record as ExternalDNS's CoreDNS provider types it: it
-// reads every value under its prefix into this and gives up on the first
-// that does not parse.
-type messageFormat struct {
-	Host        string `json:"host,omitempty"`
-	Port        int    `json:"port,omitempty"`
-	Priority    int    `json:"priority,omitempty"`
-	Weight      int    `json:"weight,omitempty"`
-	Text        string `json:"text,omitempty"`
-	Mail        bool   `json:"mail,omitempty"`
-	TTL         uint32 `json:"ttl,omitempty"`
-	TargetStrip int    `json:"targetstrip,omitempty"`
-	Group       string `json:"group,omitempty"`
 }
 
 // TestExternalDNS runs a real ExternalDNS (CoreDNS provider) against
@@ -338,7 +324,7 @@ func TestExternalDNS(t *testing.T) {
 	}
 	kinds := map[string]bool{}
 	for _, kv := range resp.Kvs {
-		var m messageFormat
+		var m record.Foreign
 		if err := json.Unmarshal(kv.Value, &m); err != nil {
 			t.Errorf("%s = %s: not the message format: %v", kv.Key, kv.Value, err)
 		}
@@ -398,7 +384,7 @@ func ownershipRecord(t *testing.T, cli *clientv3.Client, name string) (dnsName, 
 		t.Fatal(err)
 	}
 	for _, kv := range resp.Kvs {
-		var m messageFormat
+		var m record.Foreign
 		if json.Unmarshal(kv.Value, &m) != nil || !strings.Contains(m.Text, "heritage=external-dns") {
 			continue
 		}
