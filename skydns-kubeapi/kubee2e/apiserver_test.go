@@ -51,12 +51,16 @@ const (
 	token  = "e2e-admin-token"
 )
 
-// kubeAPIServer builds (or finds cached) the binary. It skips the test only
+// kubeAPIServer builds (or finds cached) the binary.
+func kubeAPIServer(t *testing.T) string { return pinnedTool(t, "kube-apiserver") }
+
+// pinnedTool builds (or finds cached) a tool the tests run beside SkyDNS
+// with scripts/<name>/build.sh and returns its path. It skips the test only
 // when go or the module proxy cannot be used at all.
-func kubeAPIServer(t *testing.T) string {
+func pinnedTool(t *testing.T, name string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "kube-apiserver", "build.sh")
+	script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", name, "build.sh")
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command("sh", script)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -64,13 +68,13 @@ func kubeAPIServer(t *testing.T) string {
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && (ee.ExitCode() == 3 || ee.ExitCode() == 4) {
-		t.Skipf("kube-apiserver cannot be built here (no go command or no module proxy): %s", strings.TrimSpace(stderr.String()))
+		t.Skipf("%s cannot be built here (no go command or no module proxy): %s", name, strings.TrimSpace(stderr.String()))
 	}
 	if err != nil {
-		t.Fatalf("building kube-apiserver: %v\n%s", err, stderr.String())
+		t.Fatalf("building %s: %v\n%s", name, err, stderr.String())
 	}
 	if d := time.Since(start); d > 5*time.Second {
-		t.Logf("built kube-apiserver in %s", d.Round(time.Second))
+		t.Logf("built %s in %s", name, d.Round(time.Second))
 	}
 	return strings.TrimSpace(stdout.String())
 }

@@ -1,18 +1,14 @@
 package kubee2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -39,30 +35,8 @@ import (
 	"github.com/skydns/skydns/skydns/zone"
 )
 
-// externalDNS builds (or finds cached) ExternalDNS with
-// scripts/external-dns/build.sh. It skips the test only when go or the
-// module proxy cannot be used at all.
-func externalDNS(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "external-dns", "build.sh")
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command("sh", script)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && (ee.ExitCode() == 3 || ee.ExitCode() == 4) {
-		t.Skipf("external-dns cannot be built here (no go command or no module proxy): %s", strings.TrimSpace(stderr.String()))
-	}
-	if err != nil {
-		t.Fatalf("building external-dns: %v\n%s", err, stderr.String())
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Logf("built external-dns in %s", d.Round(time.Second))
-	}
-	return strings.TrimSpace(stdout.String())
-}
+// externalDNS builds (or finds cached) ExternalDNS.
+func externalDNS(t *testing.T) string { return pinnedTool(t, "external-dns") }
 
 // TestExternalDNS runs a real ExternalDNS (CoreDNS provider) against
 // SkyDNS's etcd, publishing Services of a real kube-apiserver, while
