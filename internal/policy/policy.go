@@ -39,6 +39,15 @@ const (
 	AllDownFallback AllDown = "fallback" // the Fallback IPs
 )
 
+// Topology is whether a name's answers depend on the client's site.
+type Topology string
+
+const (
+	TopologyDefault Topology = ""      // local wherever at least one site exists
+	TopologyLocal   Topology = "local" // the client's site first, then its fallbacks
+	TopologyAny     Topology = "any"   // this name ignores sites
+)
+
 // Require says how many probes must pass for an IP to be UP.
 type Require string
 
@@ -72,6 +81,10 @@ type Policy struct {
 	AllDown    AllDown  `json:"all-down,omitempty"`
 	Fallback   []string `json:"fallback,omitempty"`
 	Check      *Check   `json:"check,omitempty"`
+	Topology   Topology `json:"topology,omitempty"`
+	// MinHealthy is how many of the name's IPs in a site must be healthy
+	// for the site to serve the name; 0 means 1.
+	MinHealthy int `json:"min-healthy,omitempty"`
 }
 
 // Decode parses and validates a policy value. Unknown fields are ignored, so
@@ -90,6 +103,14 @@ func (p Policy) Validate() error {
 	case ModeDefault, ModeAll, ModeRandom, ModeWeighted, ModePriority, ModeHoldOne:
 	default:
 		return fmt.Errorf("policy: mode %q: want all, random, weighted, priority or hold-one", p.Mode)
+	}
+	switch p.Topology {
+	case TopologyDefault, TopologyLocal, TopologyAny:
+	default:
+		return fmt.Errorf("policy: topology %q: want local or any", p.Topology)
+	}
+	if p.MinHealthy < 0 {
+		return fmt.Errorf("policy: min-healthy %d: must not be negative", p.MinHealthy)
 	}
 	if p.MaxAnswers < 0 {
 		return fmt.Errorf("policy: max-answers %d: must not be negative", p.MaxAnswers)

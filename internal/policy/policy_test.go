@@ -48,6 +48,10 @@ func TestDecode(t *testing.T) {
 		{`{"check":{"http":{"path":"/` + strings.Repeat("a", 1024) + `"}}}`, "longer than 1024"},
 		{`{"check":{"ports":[` + strings.Repeat("80,", MaxCheckPorts-1) + `80]}}`, ""},
 		{`{"check":{"ports":[` + strings.Repeat("80,", MaxCheckPorts) + `80]}}`, "65 check ports: at most 64"},
+		{`{"topology":"local","min-healthy":2}`, ""},
+		{`{"topology":"any"}`, ""},
+		{`{"topology":"nearest"}`, `topology "nearest"`},
+		{`{"min-healthy":-1}`, "min-healthy -1"},
 	} {
 		_, err := Decode([]byte(tc.in))
 		switch {

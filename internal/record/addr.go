@@ -115,6 +115,9 @@ func DecodeAddr(value []byte) (a Addr, ok bool) {
 				return Addr{}, false
 			}
 			i = end
+		case fieldSite:
+			// Addr has no site: Decode keeps it.
+			return Addr{}, false
 		case fieldMail:
 			// mail only turns a name host into MX; an IP host stays an
 			// address record either way.
@@ -238,6 +241,7 @@ const (
 	fieldSource
 	fieldCluster
 	fieldUser
+	fieldSite
 )
 
 // lookupField returns the field key names, or -1 for a key Decode
@@ -260,6 +264,8 @@ func lookupField(key []byte) int {
 			name, f = "mail", fieldMail
 		case 'u':
 			name, f = "user", fieldUser
+		case 's':
+			name, f = "site", fieldSite
 		case 't':
 			name, f = "text", fieldText
 			if key[1]|0x20 == 'y' {

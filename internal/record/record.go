@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+
+	"github.com/skydns/skydns/internal/topology"
 )
 
 // Type is the DNS type a record answers for. It is canonically upper-case.
@@ -65,6 +67,9 @@ type Record struct {
 	Source      string `json:"source,omitempty"`
 	Cluster     string `json:"cluster,omitempty"`
 	User        string `json:"user,omitempty"`
+	// Site places the record's IP in that site whatever its address (a
+	// VIP, a public address); see internal/topology.
+	Site string `json:"site,omitempty"`
 }
 
 // Decode parses a stored value and returns it normalized: Type set (given
@@ -120,6 +125,9 @@ func (r *Record) normalize() error {
 	}
 	if r.TargetStrip < 0 {
 		return fmt.Errorf("record: targetstrip %d is negative", r.TargetStrip)
+	}
+	if r.Site != "" && !topology.ValidName(r.Site) {
+		return fmt.Errorf("record: site %q is not a site name (a lower-case DNS label)", r.Site)
 	}
 	if r.Type == "" {
 		return r.infer()

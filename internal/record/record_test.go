@@ -275,3 +275,38 @@ func fnvReference(s string) string {
 	}
 	return string(out)
 }
+
+// TestSite: a record's site survives Decode and Encode, a site that is no
+// label is refused, and the bulk load's fast decoder leaves such a record
+// to Decode, which keeps the site.
+func TestSite(t *testing.T) {
+	for _, tc := range []struct {
+		in, site, err string
+	}{
+		{`{"host":"192.0.2.1","site":"bj"}`, "bj", ""},
+		{`{"host":"2001:db8::1","site":"dc-2"}`, "dc-2", ""},
+		{`{"host":"192.0.2.1","site":""}`, "", ""},
+		{`{"host":"192.0.2.1","site":"BJ"}`, "", `site "BJ"`},
+		{`{"host":"192.0.2.1","site":"b.j"}`, "", `site "b.j"`},
+	} {
+		r, err := Decode([]byte(tc.in))
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("Decode(%s) = %v, want error with %q", tc.in, err, tc.err)
+			}
+			continue
+		case err != nil:
+			t.Errorf("Decode(%s): %v", tc.in, err)
+			continue
+		case r.Site != tc.site:
+			t.Errorf("Decode(%s).Site = %q, want %q", tc.in, r.Site, tc.site)
+		}
+		if _, ok := DecodeAddr([]byte(tc.in)); ok && tc.site != "" {
+			t.Errorf("DecodeAddr(%s) took a record with a site, which Addr cannot hold", tc.in)
+		}
+		if b, err := r.Encode(); err != nil || (tc.site != "" && !strings.Contains(string(b), `"site":"`+tc.site+`"`)) {
+			t.Errorf("Encode(%+v) = %s, %v", r, b, err)
+		}
+	}
+}
