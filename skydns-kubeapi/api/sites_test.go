@@ -85,6 +85,19 @@ func TestSites(t *testing.T) {
 			t.Errorf("stored record %+v", r)
 		}
 	}
+	// PUT sets the field on the new address, or keeps the old one's; a
+	// POST of an address with another site moves it.
+	s.ok("PUT", "/skydns/api/web", `{"type":"A","update":{"192.0.2.1":"192.0.2.3"},"site":"sh"}`)
+	s.ok("POST", "/skydns/api/web", `{"type":"A","ips":["192.0.2.9"],"site":"sh"}`)
+	s.ok("PUT", "/skydns/api/web", `{"type":"A","update":{"192.0.2.3":"192.0.2.4"}}`) // keeps sh
+	in = map[string]string{}
+	for _, r := range s.get("web").Records {
+		in[r.Host] = r.Site + "/" + r.InSite
+	}
+	if in["192.0.2.4"] != "sh/sh" || in["192.0.2.9"] != "sh/sh" || len(in) != 5 {
+		t.Errorf("after PUT and POST with a site: %v", in)
+	}
+
 	// A site defined later places the address at once.
 	s.putSite("later", `{}`)
 	eventually(t, "site of 192.0.2.10", func() bool { return s.store.SiteOf(mustIP("192.0.2.10"), "later") == "later" })
