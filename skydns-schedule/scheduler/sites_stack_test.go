@@ -12,6 +12,7 @@ import (
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/monitor"
 	mt "github.com/skydns/skydns/internal/monitor/monitortest"
+	"github.com/skydns/skydns/skydns-schedule/scheduler"
 )
 
 // Real scanners with a [General] site register it in their heartbeat, and
@@ -75,20 +76,26 @@ func TestSitesPreferLocalCheckers(t *testing.T) {
 		t.Errorf("heartbeat %s: want site gz with the other fields kept", resp.Kvs[0].Value)
 	}
 
-	// A site deleted: its target is in no site, and any two check it.
+	// Without a site a target's checkers are the plain rendezvous pick
+	// over all four agents, whatever their sites.
+	all := []string{"any-1", "gz-1", "gz-2", "sh-1"}
+	plain := func(ip netip.Addr) []string {
+		p := scheduler.Pick(ip, all, 2)
+		slices.Sort(p)
+		return p
+	}
 	if _, err := cli.Delete(ctx, "/skydns/topology/sh"); err != nil {
 		t.Fatal(err)
 	}
-	mt.Eventually(t, 15*time.Second, "sh's target, in no site now, checked by any two", func() bool {
-		return len(checkers()[sh]) == 2
+	mt.Eventually(t, 15*time.Second, "sh's target, in no site now, checked as without sites", func() bool {
+		c := checkers()
+		return slices.Equal(c[sh], plain(sh)) && slices.Equal(c[gz], []string{"gz-1", "gz-2"})
 	})
 	if _, err := cli.Delete(ctx, "/skydns/topology/gz"); err != nil {
 		t.Fatal(err)
 	}
-	// No site: every target's checkers are the plain rendezvous pick over
-	// all four, whatever the agents' sites.
-	mt.Eventually(t, 15*time.Second, "two checkers each without sites", func() bool {
+	mt.Eventually(t, 15*time.Second, "every target checked as without sites", func() bool {
 		c := checkers()
-		return len(c[sh]) == 2 && len(c[gz]) == 2
+		return slices.Equal(c[sh], plain(sh)) && slices.Equal(c[gz], plain(gz))
 	})
 }
