@@ -89,6 +89,14 @@ func (c *client) overrides(method, path string, in, out any) ([]byte, error) {
 	return c.send(method, base+path, nil, in, out)
 }
 
+// sites is call for a path below /skydns/sites/, next to /skydns/api/ as
+// the overrides are.
+func (c *client) sites(method, path string, in, out any) ([]byte, error) {
+	base := strings.TrimSuffix(c.base, strings.TrimPrefix(apitypes.PathPrefix, "/skydns/")) +
+		strings.TrimPrefix(apitypes.SitesPrefix, "/skydns/")
+	return c.send(method, base+path, nil, in, out)
+}
+
 // send is call with the whole URL.
 func (c *client) send(method, u string, query url.Values, in, out any) ([]byte, error) {
 	var body io.Reader

@@ -56,6 +56,7 @@ func show(c *client, o *options, domain string, out io.Writer) error {
 		return nil
 	}
 	printName(out, n)
+	printSites(out, n)
 	if p := n.Policy; p != nil {
 		b, _ := json.Marshal(p.Policy)
 		fmt.Fprintf(out, "domain: %s policy: %s source:%s\n", display(n.Name), b, p.Source)
@@ -219,7 +220,7 @@ func addrType(ips []string) (string, error) {
 
 // request fills the common fields of a write from the flags.
 func (o *options) request() (*apitypes.Request, error) {
-	req := &apitypes.Request{Type: strings.ToUpper(o.typ), IPs: split(o.ips), Hosts: split(o.hosts), Text: o.text, User: o.user}
+	req := &apitypes.Request{Type: strings.ToUpper(o.typ), IPs: split(o.ips), Hosts: split(o.hosts), Text: o.text, User: o.user, Site: o.site}
 	for _, p := range split(o.ports) {
 		n, err := strconv.Atoi(p)
 		if err != nil {

@@ -11,6 +11,9 @@
 //	skydns-apicmd -drain 192.0.2.1 -reason "kernel upgrade"
 //	skydns-apicmd -undrain 192.0.2.1
 //	skydns-apicmd -overrides
+//	skydns-apicmd -sites
+//	skydns-apicmd -site sh -networks "198.51.100.0/25;2001:db8:1::/48" -fallback gz
+//	skydns-apicmd -delete-site sh
 //
 // The address and token come from -addr and -token, or SKYDNS_API_ADDR and
 // SKYDNS_API_TOKEN.
@@ -55,6 +58,9 @@ type options struct {
 	drain, forceUp        string
 	undrain               string
 	reason, until         string
+	sites                 bool
+	site, deleteSite      string
+	networks, fallback    string
 }
 
 // usageError is a mistake in the flags: exit 2 with the usage hint.
@@ -100,6 +106,11 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	fs.StringVar(&o.undrain, "undrain", "", "remove the override of the `IP` (set by -drain or -force-up): its checks decide again")
 	fs.StringVar(&o.reason, "reason", "", "with -drain or -force-up: why, shown with the address's status")
 	fs.StringVar(&o.until, "until", "", "with -drain or -force-up: when the override ends by itself, an RFC 3339 time or a duration from now such as 2h")
+	fs.BoolVar(&o.sites, "sites", false, "list the sites of the topology")
+	fs.StringVar(&o.site, "site", "", "show the `site`; with -networks or -fallback create or change it; with -method create or update: the site field of the addresses written")
+	fs.StringVar(&o.deleteSite, "delete-site", "", "delete the `site`")
+	fs.StringVar(&o.networks, "networks", "", `with -site: the site's networks (CIDRs), separated by ;, or "none"`)
+	fs.StringVar(&o.fallback, "fallback", "", `with -site: the sites to fall back to, in order, separated by ;, or "none" (all other sites)`)
 	fs.BoolVar(&o.json, "json", false, "print the API's JSON instead of text")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long one request may take")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
@@ -156,11 +167,19 @@ func do(o *options, out, warn io.Writer) error {
 		return removeOverride(c, o, out)
 	case o.reason != "" || o.until != "":
 		return usagef("-reason and -until go with -drain or -force-up")
+	case o.sites:
+		return listSites(c, o, out)
+	case o.deleteSite != "":
+		return deleteSite(c, o, out)
+	case o.site != "" && o.method == "":
+		return site(c, o, out)
+	case o.networks != "" || o.fallback != "":
+		return usagef("-networks and -fallback go with -site")
 	case o.policy != "" && o.method == "":
 		return setPolicy(c, o, out)
 	}
 	if o.method == "" {
-		return usagef("nothing to do: give -list, -show, -status, -overrides, -drain, -force-up, -undrain or -method create|update|delete")
+		return usagef("nothing to do: give -list, -show, -status, -overrides, -drain, -force-up, -undrain, -sites, -site, -delete-site or -method create|update|delete")
 	}
 	if o.domain == "" {
 		return usagef("-method %s needs -domain", o.method)

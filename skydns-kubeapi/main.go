@@ -75,7 +75,7 @@ func run(ctx context.Context, cfg *config.API, env daemon.Env) error {
 		}
 		s, err := kubesync.New(kubesync.Config{
 			Domain: cfg.Kube.Domain, Cluster: cfg.General.ClusterName, User: config.Hostname(cfg.General.Host),
-			PublishClusterIP: cfg.Kube.PublishClusterIP, MaxTxnOps: cfg.General.MaxTxnOps,
+			PublishClusterIP: cfg.Kube.PublishClusterIP, Site: cfg.Kube.Site, MaxTxnOps: cfg.General.MaxTxnOps,
 			RequestTimeout: cfg.Etcd.RequestTimeout, LockTTL: cfg.Kube.LockTTL, Registry: reg,
 			Logger: log.With("component", "kubesync"),
 		}, client, st)

@@ -40,6 +40,7 @@ type KubeSection struct {
 	// leader writes, and a leader that dies without resigning is replaced
 	// once its lease expires.
 	LockTTL time.Duration `ini:"lock-ttl" unit:"s" default:"10s" help:"TTL of the sync leader's etcd lease, whole seconds: the syncs with one cluster-name elect one leader, the only one that writes, and a leader that dies without stepping down is replaced within this time"`
+	Site    string        `ini:"site" default:"" help:"the site (a lower-case DNS label, a key under <etcd-prefix>/topology/) the whole cluster is in, written as the site field of every address record the sync writes; empty: none, each IP is placed by the sites' networks"`
 }
 
 // APISection is [SkydnsApi] of skydns-api.conf.
@@ -70,6 +71,7 @@ func (c API) Validate() error {
 		p.add("Kube2Skydns", "kube-domain", "%s", msg)
 	}
 	checkTTL(&p, "Kube2Skydns", "lock-ttl", c.Kube.LockTTL, time.Second)
+	checkSite(&p, "Kube2Skydns", "site", c.Kube.Site)
 	const sec = "SkydnsApi"
 	checkDomains(&p, sec, "api-domains", c.API.Domains)
 	paths := []ownPath{{"ip-monitor-path", c.General.IPMonitorPath}, {"override-path", c.General.OverridePath}}

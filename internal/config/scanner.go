@@ -17,6 +17,7 @@ type ScannerGeneral struct {
 	EnableCheck       bool          `ini:"enable-check" default:"true" help:"run the probes; false: only send heartbeats"`
 	Cores             int           `ini:"core" default:"0" help:"CPUs to use (GOMAXPROCS); 0: all"`
 	MetricsAddr       string        `ini:"metrics-addr" default:"127.0.0.1:9154" help:"address of the Prometheus /metrics listener, host:port; empty: no listener"`
+	Site              string        `ini:"site" default:"" help:"the site (a lower-case DNS label, a key under <etcd-prefix>/topology/) this scanner probes from, registered in its heartbeat; the schedule gives it the targets of its own site first. Empty: no site, the scanner checks targets anywhere"`
 }
 
 // CheckSection is [Check] of skydns-scanner.conf.
@@ -48,6 +49,7 @@ func (c Scanner) Validate() error {
 	checkPositive(&p, "General", "heartbeat-interval", g.HeartbeatInterval)
 	checkMin(&p, "General", "core", g.Cores, 0)
 	checkOptionalAddr(&p, "General", "metrics-addr", g.MetricsAddr)
+	checkSite(&p, "General", "site", g.Site)
 	const sec = "Check"
 	k := c.Check
 	checkPositive(&p, sec, "check-interval", k.Interval)

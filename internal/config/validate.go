@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/internal/topology"
 )
 
 // problems collects every semantic error so an operator fixes a file in one
@@ -260,5 +261,13 @@ func checkZonePaths(p *problems, sec, key, prefix string, zones []string, paths 
 				break
 			}
 		}
+	}
+}
+
+// checkSite checks a site name; empty is no site. A site that does not exist
+// (yet) is not a problem: sites are written at run time, through the API.
+func checkSite(p *problems, sec, key, v string) {
+	if v != "" && !topology.ValidName(v) {
+		p.add(sec, key, "must be a lower-case DNS label ([a-z0-9], inner '-', at most 63 characters) or empty, got %q", v)
 	}
 }

@@ -82,6 +82,10 @@ type Heartbeat struct {
 	TTL     int64     `json:"ttl,omitempty"` // the lease's TTL in seconds
 	Started time.Time `json:"started,omitzero"`
 	Version string    `json:"version,omitempty"`
+	// Site is the site the agent probes from ([General] site), a key
+	// under <etcd-prefix>/topology/; the schedule gives it the targets of
+	// that site first. Empty: no site.
+	Site string `json:"site,omitempty"`
 }
 
 // Encode returns the JSON of h.

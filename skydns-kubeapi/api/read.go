@@ -129,11 +129,12 @@ func (a *API) view(name string, typ record.Type) (apitypes.Name, bool) {
 		out := apitypes.Record{
 			Type: string(rec.Type), Host: rec.Host, Port: rec.Port, Priority: rec.Priority,
 			Weight: rec.Weight, Text: rec.Text, TTL: rec.TTL, Source: rec.Source,
-			Cluster: rec.Cluster, User: rec.User, Key: e.Key,
+			Cluster: rec.Cluster, User: rec.User, Site: rec.Site, Key: e.Key,
 		}
 		if ip := rec.IP(); ip.IsValid() {
 			h := a.health(ip)
 			out.Health = &h
+			out.InSite = a.store.SiteOf(ip, rec.Site)
 		} else if rec.Type != record.TypeTXT && rec.Host != "" {
 			out.Addresses = a.addresses(rec.Host)
 		}

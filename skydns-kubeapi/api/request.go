@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/internal/topology"
 	"github.com/skydns/skydns/skydns-kubeapi/apitypes"
 	"github.com/skydns/skydns/skydns-kubeapi/store"
 )
@@ -63,6 +64,7 @@ type meta struct {
 	user    string
 	ttl     uint32
 	cluster string
+	site    string
 }
 
 // meta reads the user (body, or ?user= as the original took it) and TTL.
@@ -81,11 +83,22 @@ func (a *API) meta(r *http.Request, req *apitypes.Request) (meta, *httpError) {
 		}
 		m.ttl = uint32(*req.TTL)
 	}
+	// A site that does not exist (yet) is accepted: records and sites are
+	// written by different people in either order, and until the site
+	// exists the DNS server places the address by its networks.
+	m.site = strings.TrimSpace(req.Site)
+	if m.site != "" && !topology.ValidName(m.site) {
+		return m, errorf(http.StatusBadRequest, "site %q: want a lower-case DNS label ([a-z0-9], inner '-', at most 63 characters)", req.Site)
+	}
 	return m, nil
 }
 
 func (m meta) record(t record.Type) record.Record {
-	return record.Record{Type: t, TTL: m.ttl, Source: store.SourceAPI, Cluster: m.cluster, User: m.user}
+	r := record.Record{Type: t, TTL: m.ttl, Source: store.SourceAPI, Cluster: m.cluster, User: m.user}
+	if t == record.TypeA || t == record.TypeAAAA {
+		r.Site = m.site // only an address is in a site
+	}
+	return r
 }
 
 // ownedByAPI reports whether the API may change a record: it wrote it, or

@@ -1,7 +1,8 @@
 // Package api is the SkyDNS REST API for records: GET, POST, PUT and DELETE
 // on /skydns/api/{name}, the listing on /skydns/api/, the per-name policy
-// on /skydns/api/{name}/policy, and the operators' per-IP health overrides
-// on /skydns/overrides/{ip}. docs/api.md is its reference.
+// on /skydns/api/{name}/policy, the operators' per-IP health overrides
+// on /skydns/overrides/{ip}, and the sites of the topology on
+// /skydns/sites/{site}. docs/api.md is its reference.
 //
 // Reads come from the store's in-memory mirror and keep working while etcd
 // is away. Every write is one etcd transaction guarded by the revisions of
@@ -139,6 +140,11 @@ func (a *API) Handler() http.Handler {
 	handle("GET /skydns/overrides/{ip}", a.read(a.getOverride))
 	handle("PUT /skydns/overrides/{ip}", a.write(a.putOverride))
 	handle("DELETE /skydns/overrides/{ip}", a.write(a.deleteOverride))
+	handle("GET /skydns/sites/{$}", a.read(a.getSites))
+	handle("GET /skydns/sites", a.read(a.getSites))
+	handle("GET /skydns/sites/{site}", a.read(a.getSite))
+	handle("PUT /skydns/sites/{site}", a.write(a.putSite))
+	handle("DELETE /skydns/sites/{site}", a.write(a.deleteSite))
 	// Without a method the patterns below catch every other method of the
 	// same paths, so that a 405 has a JSON body like every other error.
 	notAllowed := func(allow string) http.HandlerFunc {
@@ -153,13 +159,16 @@ func (a *API) Handler() http.Handler {
 	handle("/skydns/overrides/{$}", notAllowed("GET"))
 	handle("/skydns/overrides", notAllowed("GET"))
 	handle("/skydns/overrides/{ip}", notAllowed("GET, PUT, DELETE"))
+	handle("/skydns/sites/{$}", notAllowed("GET"))
+	handle("/skydns/sites", notAllowed("GET"))
+	handle("/skydns/sites/{site}", notAllowed("GET, PUT, DELETE"))
 	// Like /healthz and /readyz, /metrics needs no token.
 	handle("GET /healthz", healthz)
 	handle("GET /readyz", Ready(a.store))
 	handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}).ServeHTTP)
 	handle("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, errorf(http.StatusNotFound, "no such route %s; the API is under %s (records, policies) and %s (overrides)",
-			r.URL.Path, apitypes.PathPrefix, apitypes.OverridesPrefix))
+		writeError(w, errorf(http.StatusNotFound, "no such route %s; the API is under %s (records, policies), %s (overrides) and %s (sites)",
+			r.URL.Path, apitypes.PathPrefix, apitypes.OverridesPrefix, apitypes.SitesPrefix))
 	})
 	// instrument is outermost, so that it counts the 500 of a panic too.
 	return a.instrument(routes, a.recoverer(a.logRequests(mux)))

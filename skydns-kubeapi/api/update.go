@@ -122,6 +122,9 @@ func (a *API) put(w http.ResponseWriter, r *http.Request) *httpError {
 				if m.ttl != 0 {
 					rec.TTL = m.ttl
 				}
+				if m.site != "" && (typ == record.TypeA || typ == record.TypeAAAA) {
+					rec.Site = m.site // else the new address keeps the old one's site, as its TTL
+				}
 				switch typ {
 				case record.TypeTXT:
 					rec.Text = p.new

@@ -1,13 +1,14 @@
 // Package apitypes holds the JSON bodies of the SkyDNS REST API, shared by
 // the server (skydns-kubeapi) and the command line (skydns-apicmd). It has
-// no dependencies beyond the standard library and the policy model, so the
-// command line stays small. docs/api.md describes every field.
+// no dependencies beyond the standard library and the policy and topology
+// models, so the command line stays small. docs/api.md describes every field.
 package apitypes
 
 import (
 	"time"
 
 	"github.com/skydns/skydns/internal/policy"
+	"github.com/skydns/skydns/internal/topology"
 )
 
 // PathPrefix is where every route of records and policies lives; the
@@ -17,6 +18,10 @@ const PathPrefix = "/skydns/api/"
 // OverridesPrefix is where the per-IP overrides live. They are not under
 // PathPrefix, where every segment is a name.
 const OverridesPrefix = "/skydns/overrides/"
+
+// SitesPrefix is where the sites of the topology live: GET lists them, and
+// GET, PUT and DELETE on SitesPrefix+{site} read, set and remove one.
+const SitesPrefix = "/skydns/sites/"
 
 // OK is the body of every successful write, as the original API answered.
 const OK = "OK"
@@ -55,6 +60,10 @@ type Request struct {
 	TTL *int64 `json:"ttl,omitempty"`
 	// User names who made the change; it is stored with the records.
 	User string `json:"user,omitempty"`
+	// Site, on POST and PUT, is stored as the site field of every A and
+	// AAAA record written: it places the address in that site whatever
+	// the address is (a VIP, a public address).
+	Site string `json:"site,omitempty"`
 	// Policy, on POST, sets the name's GSLB policy in the same transaction.
 	Policy *policy.Policy `json:"policy,omitempty"`
 	// AliasDomain was sent by the original command line; it is ignored.
@@ -82,6 +91,12 @@ type Record struct {
 	Source   string `json:"source,omitempty"`
 	Cluster  string `json:"cluster,omitempty"`
 	User     string `json:"user,omitempty"`
+	// Site is the record's site field, as stored.
+	Site string `json:"site,omitempty"`
+	// InSite, for an A or AAAA record, is the site its address is in: the
+	// site field when that site exists, else the site whose networks hold
+	// the address by longest prefix; absent for none.
+	InSite string `json:"in-site,omitempty"`
 	// Key is the etcd key the record is stored under.
 	Key string `json:"key"`
 	// Health of an A or AAAA record's address.
@@ -148,6 +163,26 @@ type IPOverride struct {
 // OverrideList is the answer to GET /skydns/overrides/.
 type OverrideList struct {
 	Overrides []IPOverride `json:"overrides"`
+}
+
+// Site is one site of the topology: the answer to GET and PUT of
+// /skydns/sites/{site}, and one entry of SiteList. The body of PUT is the
+// stored value alone, topology.Site: {"networks": [...], "fallback": [...]}.
+type Site struct {
+	Name string `json:"name"`
+	topology.Site
+	// Key is the etcd key the site is stored under.
+	Key string `json:"key"`
+	// Error says why the stored value cannot be read; the DNS server skips
+	// such a site.
+	Error string `json:"error,omitempty"`
+	// FallbackOf are the sites that name this one as a fallback.
+	FallbackOf []string `json:"fallback-of,omitempty"`
+}
+
+// SiteList is the answer to GET /skydns/sites/.
+type SiteList struct {
+	Sites []Site `json:"sites"`
 }
 
 // Address is one address of a record's target name.

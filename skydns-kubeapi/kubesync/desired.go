@@ -38,10 +38,14 @@ func ServiceName(namespace, name, domain string) string {
 // meta is the provenance the sync stamps on its records.
 type meta struct {
 	cluster, user string
+	site          string // [Kube2Skydns] site: the cluster's site, "" for none
 }
 
 func (m meta) record(t record.Record) record.Record {
 	t.Source, t.Cluster, t.User = store.SourceKube, m.cluster, m.user
+	if t.Type == record.TypeA || t.Type == record.TypeAAAA {
+		t.Site = m.site // only an address is in a site, as the API writes it
+	}
 	return t
 }
 

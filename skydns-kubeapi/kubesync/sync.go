@@ -48,6 +48,7 @@ import (
 	"github.com/skydns/skydns/internal/election"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/internal/topology"
 	"github.com/skydns/skydns/skydns-kubeapi/store"
 )
 
@@ -63,6 +64,10 @@ type Config struct {
 	User string
 	// PublishClusterIP also publishes ClusterIPs.
 	PublishClusterIP bool
+	// Site is [Kube2Skydns] site: the site the whole cluster is in,
+	// written as the site field of every A and AAAA record; "" for none,
+	// and then the DNS server places each IP by the sites' networks.
+	Site string
 	// MaxTxnOps bounds one transaction; the sync splits larger changes.
 	MaxTxnOps int
 	// Resync is how often every service is reconciled again. Default 10m.
@@ -162,6 +167,9 @@ func New(cfg Config, client kubernetes.Interface, st *store.Store) (*Syncer, err
 	}
 	if !st.Covers(d) {
 		return nil, fmt.Errorf("kubesync: the store does not mirror %s", d)
+	}
+	if cfg.Site != "" && !topology.ValidName(cfg.Site) {
+		return nil, fmt.Errorf("kubesync: site %q is not a site name (a lower-case DNS label)", cfg.Site)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -448,7 +456,7 @@ func (s *Syncer) reconcile(ctx context.Context, t *term, key string) error {
 					return err
 				}
 			}
-			d = desiredFor(svc, slices, s.domain, s.cfg.PublishClusterIP, meta{cluster: s.cfg.Cluster, user: s.cfg.User})
+			d = desiredFor(svc, slices, s.domain, s.cfg.PublishClusterIP, meta{cluster: s.cfg.Cluster, user: s.cfg.User, site: s.cfg.Site})
 			for _, p := range d.Problems {
 				s.log.Warn("kubernetes sync: "+p, "service", key)
 			}

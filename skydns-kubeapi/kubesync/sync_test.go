@@ -497,3 +497,54 @@ func TestSyncCollidingIDs(t *testing.T) {
 		}
 	}
 }
+
+// [Kube2Skydns] site names the site of the whole cluster: it is the site
+// field of every address record the sync writes (and of no other record,
+// where it would mean nothing), and a sync started with another site, or
+// none, rewrites them.
+func TestSyncSite(t *testing.T) {
+	e := newEnv(t)
+	sites := func() []string {
+		resp, err := e.cli.Get(context.Background(), record.NamePath(prefix, domain), clientv3.WithPrefix())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, kv := range resp.Kvs {
+			r, err := record.Decode(kv.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(r.Type)+" "+r.Host+" site="+r.Site)
+		}
+		sort.Strings(out)
+		return out
+	}
+	srv := "_https._tcp." + web
+	e.createService(lbService("default", "web", "203.0.113.1", "2001:db8::1"))
+	for _, tc := range []struct{ site, want string }{
+		{"sh", "sh"},
+		{"gz", "gz"},
+		{"", ""},
+	} {
+		stop := e.run("c1", func(c *Config) { c.Site = tc.site })
+		want := []string{"A 203.0.113.1 site=" + tc.want, "AAAA 2001:db8::1 site=" + tc.want, "SRV " + web + " site="}
+		deadline := time.Now().Add(15 * time.Second)
+		for !slices.Equal(sites(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("site %q: stored %v, want %v", tc.site, sites(), want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		e.await("site "+tc.site, web+" A 203.0.113.1", web+" AAAA 2001:db8::1", srv+" SRV "+web+":443")
+		stop()
+	}
+
+	st, err := store.New(e.cli, store.Options{Prefix: prefix, StatusPath: "/skydns/monitor/status/", Zones: []string{domain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{Domain: domain, Cluster: "c1", Site: "Data Centre"}, e.kube, st); err == nil {
+		t.Error("a site that is not a label was accepted")
+	}
+}

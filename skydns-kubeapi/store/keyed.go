@@ -28,6 +28,10 @@ type keyedIndex[K comparable, E any] struct {
 	parseValue func(k K, kv *mvccpb.KeyValue) (E, bool)
 	// keyOf is the etcd key an entry came from.
 	keyOf func(E) string
+	// changed, if set, runs after each Load and Apply, before the
+	// revision advances: whoever waits for a revision sees what it
+	// derives from the entries too.
+	changed func()
 
 	mu sync.RWMutex
 	m  map[K]E
@@ -65,6 +69,9 @@ func (x *keyedIndex[K, E]) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error
 	x.mu.Lock()
 	x.m = fresh
 	x.mu.Unlock()
+	if x.changed != nil {
+		x.changed()
+	}
 	x.advance(rev)
 	return nil
 }
@@ -91,6 +98,9 @@ func (x *keyedIndex[K, E]) Apply(rev int64, events []*clientv3.Event) {
 		}
 	}
 	x.mu.Unlock()
+	if x.changed != nil {
+		x.changed()
+	}
 	x.advance(rev)
 }
 

@@ -1,7 +1,7 @@
 // Package store is skydns-kubeapi's view of etcd: the records of the zones it
-// manages, the per-name policies, the health of every IP and the
-// operators' overrides of it, mirrored in memory with internal/etcdview,
-// plus the transaction helper both writers (the REST API and the
+// manages, the per-name policies, the health of every IP, the operators'
+// overrides of it and the sites of the topology, mirrored in memory with
+// internal/etcdview, plus the transaction helper both writers (the REST API and the
 // Kubernetes sync) commit through.
 //
 // Reads are served from memory, so they keep working while etcd is away.
@@ -67,6 +67,7 @@ type Store struct {
 	pol    *policyIndex
 	health *healthIndex
 	ovr    *overrideIndex
+	sites  *siteIndex
 	views  []*etcdview.View
 	ready  chan struct{}
 	log    *slog.Logger
@@ -108,6 +109,8 @@ func New(cli *clientv3.Client, o Options) (*Store, error) {
 	s.views = append(s.views, etcdview.New(cli, o.StatusPath, s.health, vo))
 	s.ovr = newOverrideIndex(monitor.OverrideDir(o.OverridePath), o.Logger)
 	s.views = append(s.views, etcdview.New(cli, s.ovr.path, s.ovr, vo))
+	s.sites = newSiteIndex(o.Prefix, o.Logger)
+	s.views = append(s.views, etcdview.New(cli, s.sites.path, s.sites, vo))
 	return s, nil
 }
 
@@ -362,6 +365,9 @@ func (s *Store) trackerOf(key string) *revTracker {
 	}
 	if hasPrefix(key, s.ovr.path) {
 		return &s.ovr.revTracker
+	}
+	if hasPrefix(key, s.sites.path) {
+		return &s.sites.revTracker
 	}
 	for _, z := range s.zones {
 		if z.holds(key) {

@@ -24,6 +24,7 @@ type Config struct {
 
 	HeartbeatInterval time.Duration // lease keep-alive period; the lease TTL is 3x this
 	EnableCheck       bool          // false: heartbeat only, take no jobs
+	Site              string        // the site it probes from, registered in its heartbeat; "" for none
 
 	Interval     time.Duration // between two probes of one target
 	Timeout      time.Duration // one TCP connect or HTTP request
@@ -64,6 +65,7 @@ func FromConfig(c *config.Scanner) (Config, error) {
 		Paths:             monitor.PathsFrom(c.Etcd.MonitorPaths),
 		HeartbeatInterval: c.General.HeartbeatInterval,
 		EnableCheck:       c.General.EnableCheck,
+		Site:              c.General.Site,
 		Interval:          k.Interval, Timeout: k.Timeout, Tries: k.RetryCount,
 		ExtraPorts: extra, DefaultPorts: def,
 		ICMP: k.EnableICMP, PingTimeout: k.PingTimeout, PingCount: k.PingCount,

@@ -88,7 +88,7 @@ func (a *Agent) registerOnce(ctx context.Context) (clientv3.LeaseID, int64, erro
 	if err != nil {
 		return 0, 0, err
 	}
-	hb := monitor.Heartbeat{Idle: !a.cfg.EnableCheck, TTL: g.TTL, Started: a.started, Version: version.Version}
+	hb := monitor.Heartbeat{Idle: !a.cfg.EnableCheck, TTL: g.TTL, Started: a.started, Version: version.Version, Site: a.cfg.Site}
 	key := a.cfg.Paths.AgentKey(a.cfg.Name)
 	// Only if nobody holds the name: two agents under one name would share
 	// jobs and report keys, and the first to stop would take the other's

@@ -48,3 +48,32 @@ func pick(ip netip.Addr, agents []string, r int) []string {
 	}
 	return out
 }
+
+// pickSited is pick with sites: a target in a site is checked by the
+// agents of that site first (probing from nearby: the path a client of the
+// site takes), ranked among themselves by rendezvous, and when the site has
+// fewer than r of them the rest of the places go to the other agents,
+// ranked the same way, so that the quorum of r holds wherever the agents
+// are. site is the target's site ("" for none) and siteOf an agent's. With
+// no site, or no agent in it, this is exactly pick.
+func pickSited(ip netip.Addr, agents []string, r int, site string, siteOf func(agent string) string) []string {
+	if site == "" {
+		return pick(ip, agents, r)
+	}
+	var local, other []string
+	for _, a := range agents {
+		if siteOf(a) == site {
+			local = append(local, a)
+		} else {
+			other = append(other, a)
+		}
+	}
+	if len(local) == 0 {
+		return pick(ip, agents, r)
+	}
+	out := pick(ip, local, r)
+	if len(out) < r {
+		out = append(out, pick(ip, other, r-len(out))...)
+	}
+	return out
+}

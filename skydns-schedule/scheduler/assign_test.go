@@ -134,3 +134,76 @@ func TestSuspect(t *testing.T) {
 		}
 	}
 }
+
+// pickSited, as a spec: a target in a site is checked by that site's agents
+// first (rendezvous among them), the places its site cannot fill go to the
+// others (rendezvous among them), and without a site, or without an agent
+// in it, the choice is exactly pick's.
+func TestPickSited(t *testing.T) {
+	agentSite := map[string]string{
+		"sh-1": "sh", "sh-2": "sh", "sh-3": "sh",
+		"gz-1":  "gz",
+		"any-1": "", "any-2": "",
+	}
+	siteOf := func(a string) string { return agentSite[a] }
+	all := []string{"any-1", "any-2", "gz-1", "sh-1", "sh-2", "sh-3"}
+	in := func(site string, agents []string) (n int) {
+		for _, a := range agents {
+			if agentSite[a] == site {
+				n++
+			}
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		name   string
+		site   string // the target's
+		agents []string
+		r      int
+		// want: how many of the chosen are in the target's site; the rest
+		// are pick's choice among the others.
+		local int
+		same  bool // the choice is exactly pick(ip, agents, r)
+	}{
+		{"no site: pick, whatever the agents' sites", "", all, 2, -1, true},
+		{"site with enough agents: all local", "sh", all, 2, 2, false},
+		{"site with exactly r agents", "sh", all, 3, 3, false},
+		{"site with too few: its one agent, then others", "gz", all, 2, 1, false},
+		{"site with too few: quorum still reached", "gz", all, 3, 1, false},
+		{"site with no agent: pick", "bj", all, 2, 0, true},
+		{"R above all agents: every agent, site first", "gz", all, 9, 1, false},
+		{"only local agents alive", "sh", []string{"sh-1", "sh-2"}, 3, 2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, ip := range testIPs(200) {
+				got := pickSited(ip, tc.agents, tc.r, tc.site, siteOf)
+				if want := min(tc.r, len(tc.agents)); len(got) != want {
+					t.Fatalf("%s: %v, want %d agents", ip, got, want)
+				}
+				if tc.same {
+					if p := pick(ip, tc.agents, tc.r); !slices.Equal(got, p) {
+						t.Fatalf("%s: %v, want pick's %v", ip, got, p)
+					}
+					continue
+				}
+				if n := in(tc.site, got); n != tc.local {
+					t.Fatalf("%s: %v has %d agents of %s, want %d", ip, got, n, tc.site, tc.local)
+				}
+				// The site's agents come first, in their rendezvous order,
+				// then the others in theirs: each part is pick's choice.
+				var local, other []string
+				for _, a := range tc.agents {
+					if agentSite[a] == tc.site {
+						local = append(local, a)
+					} else {
+						other = append(other, a)
+					}
+				}
+				want := append(pick(ip, local, tc.r), pick(ip, other, tc.r-tc.local)...)
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s: %v, want %v", ip, got, want)
+				}
+			}
+		})
+	}
+}

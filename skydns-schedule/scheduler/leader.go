@@ -247,11 +247,12 @@ func (l *leader) assign(eligible []string, only map[netip.Addr]struct{}) []jobCh
 		}
 	}
 	r := min(l.s.cfg.Replicas, len(eligible))
+	agentSite := func(a string) string { return st.agents[a].site }
 	for ip := range targets {
 		var want []string
 		var spec string
 		if _, used := st.ipNames[ip]; used {
-			want = pick(ip, eligible, r)
+			want = pickSited(ip, eligible, r, st.siteOf(ip), agentSite)
 			spec = string(st.spec(ip).Encode())
 		}
 		for a := range st.holders[ip] {

@@ -165,3 +165,55 @@ func TestSiteKeysAreNoRecords(t *testing.T) {
 		t.Fatalf("a site key was read as a record: skipped %v, bad %d, records %d", s.skipped("/skydns/topology/bj"), bad, len(s.recs))
 	}
 }
+
+// A target's site, for choosing its checkers: its records' site field when
+// that site exists, else its address's site by longest prefix, else none;
+// a topology key is never taken for a record, and an unreadable one is no
+// site.
+func TestStateSiteOf(t *testing.T) {
+	s := newState("/skydns", monitor.DefaultPaths(), "/skydns/monitor/lock", "")
+	bad := 0
+	s.badRecords = func() { bad++ }
+	put := func(k, v string) { s.putKey(k, []byte(v)) }
+	put("/skydns/local/skydns/web/00000001", `{"host":"198.51.100.1"}`)
+	put("/skydns/local/skydns/web/00000002", `{"host":"203.0.113.1"}`)
+	put("/skydns/local/skydns/web/00000003", `{"host":"192.0.2.1","site":"gz"}`)
+	put("/skydns/local/skydns/web/00000004", `{"host":"192.0.2.2","site":"nowhere"}`)
+	put("/skydns/local/skydns/web/00000005", `{"host":"198.51.100.2","site":"gz"}`)
+	check := func(when string, want map[string]string) {
+		t.Helper()
+		for ip, site := range want {
+			if got := s.siteOf(netip.MustParseAddr(ip)); got != site {
+				t.Errorf("%s: site of %s = %q, want %q", when, ip, got, site)
+			}
+		}
+	}
+	none := map[string]string{"198.51.100.1": "", "203.0.113.1": "", "192.0.2.1": "", "192.0.2.2": "", "198.51.100.2": ""}
+	check("no topology", none)
+
+	put("/skydns/topology/sh", `{"networks":["198.51.100.0/24"],"fallback":["gz"]}`)
+	put("/skydns/topology/gz", `{"networks":["203.0.113.0/24"]}`)
+	put("/skydns/topology/broken", `{"networks":["not a network"]}`)
+	if !s.agentsChanged {
+		t.Error("a topology change does not reassign the targets")
+	}
+	check("two sites", map[string]string{
+		"198.51.100.1": "sh", // by network
+		"203.0.113.1":  "gz", // by network
+		"192.0.2.1":    "gz", // by its record's site field
+		"192.0.2.2":    "",   // a site field naming no site: by network, none
+		"198.51.100.2": "gz", // the field wins over the network
+		"192.0.2.99":   "",   // not a target, in no site
+	})
+	if _, ok := s.ipNames[netip.MustParseAddr("198.51.100.1")]; !ok || len(s.ipNames) != 5 {
+		t.Errorf("topology keys changed the targets: %v", s.ipNames)
+	}
+	if bad != 1 {
+		t.Errorf("bad values counted %d, want 1 (the broken site)", bad)
+	}
+	s.deleteKey("/skydns/local/skydns/web/00000005")
+	s.deleteKey("/skydns/topology/gz")
+	check("gz deleted", map[string]string{"198.51.100.1": "sh", "203.0.113.1": "", "192.0.2.1": ""})
+	s.deleteKey("/skydns/topology/sh")
+	check("no sites left", none)
+}

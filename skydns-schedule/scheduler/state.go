@@ -32,6 +32,7 @@ type state struct {
 	// server may answer for its name (and, for a zone apex, a few more).
 	rule       record.Rule
 	policyPfx  string   // <prefix>/policy/
+	topoPfx    string   // <prefix>/topology/
 	skip       []string // prefixes under the record prefix that hold no records
 	paths      monitor.Paths
 	overrideP  string // override-path, with a trailing slash
@@ -53,6 +54,11 @@ type state struct {
 	holders  map[netip.Addr]map[string]struct{} // IP -> agents with a job on it
 	// overrides are the readable override keys, IP -> override.
 	overrides map[netip.Addr]overrideEntry
+	// sites are the readable topology keys, name -> site, and topo their
+	// compiled table: a target's site is where its checkers come from.
+	sites    map[string]topology.Site
+	topo     *topology.Topology
+	ipFields map[netip.Addr]map[string]int // IP -> site fields of its records -> records
 
 	// What changed since the leader last looked.
 	dirtyTargets  map[netip.Addr]struct{} // spec or existence: reassign
@@ -64,6 +70,7 @@ type state struct {
 type recRef struct {
 	names []string // every name the record serves (record.Rule)
 	ip    netip.Addr
+	site  string // the record's site field
 }
 
 type statusEntry struct {
@@ -102,13 +109,15 @@ type vote struct {
 type agentEntry struct {
 	lease clientv3.LeaseID
 	idle  bool
+	site  string // the site it probes from ([General] site of the scanner)
 }
 
 func newState(prefix string, paths monitor.Paths, lockPath, overridePath string) *state {
 	prefix = strings.TrimRight(prefix, "/") + "/"
 	overridePath = monitor.OverrideDir(overridePath)
 	s := &state{
-		prefix: prefix, rule: record.NewRule(prefix, nil, nil), policyPfx: policy.Prefix(prefix), paths: paths, overrideP: overridePath,
+		prefix: prefix, rule: record.NewRule(prefix, nil, nil), policyPfx: policy.Prefix(prefix), topoPfx: topology.Prefix(prefix),
+		paths: paths, overrideP: overridePath,
 		onChange: func() {}, badRecords: func() {}, badOverride: func(string, error) {},
 		dirtyTargets: map[netip.Addr]struct{}{}, dirtyVotes: map[netip.Addr]struct{}{},
 		reports: map[netip.Addr]map[string]vote{}, agents: map[string]agentEntry{},
@@ -132,6 +141,9 @@ func (s *state) resetRecords() {
 	s.ipNames = map[netip.Addr]map[string]int{}
 	s.nameIPs = map[string]map[netip.Addr]struct{}{}
 	s.policies = map[string]*policy.Check{}
+	s.sites = map[string]topology.Site{}
+	s.topo = nil
+	s.ipFields = map[netip.Addr]map[string]int{}
 }
 
 // changed marks everything for the leader after a view (re)loaded.
@@ -147,8 +159,8 @@ type recordsView struct{ s *state }
 func (h recordsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
 	// Build aside and swap, so that a load that fails halfway leaves the
 	// previous state in place, as etcdview requires.
-	tmp := &state{prefix: h.s.prefix, rule: h.s.rule, policyPfx: h.s.policyPfx, skip: h.s.skip, badRecords: h.s.badRecords,
-		dirtyTargets: map[netip.Addr]struct{}{}}
+	tmp := &state{prefix: h.s.prefix, rule: h.s.rule, policyPfx: h.s.policyPfx, topoPfx: h.s.topoPfx, skip: h.s.skip,
+		badRecords: h.s.badRecords, dirtyTargets: map[netip.Addr]struct{}{}}
 	tmp.resetRecords()
 	for kv, err := range kvs {
 		if err != nil {
@@ -159,6 +171,7 @@ func (h recordsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error
 	s := h.s
 	s.replaceAll(func() {
 		s.recs, s.ipNames, s.nameIPs, s.policies = tmp.recs, tmp.ipNames, tmp.nameIPs, tmp.policies
+		s.sites, s.topo, s.ipFields = tmp.sites, tmp.topo, tmp.ipFields
 	})
 	return nil
 }
@@ -192,6 +205,10 @@ func (s *state) putKey(key string, value []byte) {
 		s.putPolicy(key, value)
 		return
 	}
+	if strings.HasPrefix(key, s.topoPfx) {
+		s.putSite(key, value)
+		return
+	}
 	if s.skipped(key) {
 		return
 	}
@@ -211,7 +228,15 @@ func (s *state) putKey(key string, value []byte) {
 		return
 	}
 	ip = ip.Unmap()
-	s.recs[key] = recRef{owners, ip}
+	s.recs[key] = recRef{owners, ip, r.Site}
+	if r.Site != "" {
+		f := s.ipFields[ip]
+		if f == nil {
+			f = map[string]int{}
+			s.ipFields[ip] = f
+		}
+		f[r.Site]++
+	}
 	names := s.ipNames[ip]
 	if names == nil {
 		names = map[string]int{}
@@ -234,6 +259,10 @@ func (s *state) deleteKey(key string) {
 		s.putPolicy(key, nil)
 		return
 	}
+	if strings.HasPrefix(key, s.topoPfx) {
+		s.putSite(key, nil)
+		return
+	}
 	s.dropRecord(key)
 }
 
@@ -243,6 +272,15 @@ func (s *state) dropRecord(key string) {
 		return
 	}
 	delete(s.recs, key)
+	if ref.site != "" {
+		f := s.ipFields[ref.ip]
+		if f[ref.site]--; f[ref.site] <= 0 {
+			delete(f, ref.site)
+		}
+		if len(f) == 0 {
+			delete(s.ipFields, ref.ip)
+		}
+	}
 	names := s.ipNames[ref.ip]
 	for _, name := range ref.names {
 		if names[name]--; names[name] <= 0 {
@@ -282,6 +320,49 @@ func (s *state) putPolicy(key string, value []byte) {
 	for ip := range s.nameIPs[name] {
 		s.dirtyTargets[ip] = struct{}{}
 	}
+}
+
+// putSite records a topology key (value nil: deleted) and compiles the
+// table again; every target is assigned again, since any may have moved.
+// A value that does not parse counts as no site, as the DNS server skips it.
+func (s *state) putSite(key string, value []byte) {
+	name, err := topology.ParseKey(strings.TrimSuffix(s.prefix, "/"), key)
+	if err != nil {
+		return
+	}
+	delete(s.sites, name)
+	if value != nil {
+		if site, err := topology.Decode(name, value); err == nil {
+			s.sites[name] = site
+		} else {
+			s.badRecords()
+		}
+	}
+	s.topo, _ = topology.Compile(s.sites) // conflicts: the DNS server logs them
+	s.agentsChanged = true
+}
+
+// siteOf is the site whose agents check ip first: the site field of its
+// records when that site exists (the first by name, should its records
+// disagree), else the site of its address by longest prefix; "" for none
+// (locked).
+func (s *state) siteOf(ip netip.Addr) string {
+	if s.topo.Len() == 0 {
+		return ""
+	}
+	best := ""
+	for f := range s.ipFields[ip] {
+		if s.topo.Index(f) >= 0 && (best == "" || f < best) {
+			best = f
+		}
+	}
+	if best != "" {
+		return best
+	}
+	if i, _ := s.topo.Lookup(ip); i >= 0 {
+		return s.topo.Name(i)
+	}
+	return ""
 }
 
 // spec is the merged check spec of ip (locked).
@@ -454,7 +535,8 @@ func (h agentsView) parse(kv *mvccpb.KeyValue) (string, agentEntry, bool) {
 	if err != nil {
 		return "", agentEntry{}, false
 	}
-	return agent, agentEntry{lease: clientv3.LeaseID(kv.Lease), idle: monitor.DecodeHeartbeat(kv.Value).Idle}, true
+	hb := monitor.DecodeHeartbeat(kv.Value)
+	return agent, agentEntry{lease: clientv3.LeaseID(kv.Lease), idle: hb.Idle, site: hb.Site}, true
 }
 
 func (h agentsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
