@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -418,11 +419,34 @@ func outputMatches(tool string, got, want []string) bool {
 
 var placeholder = regexp.MustCompile(`<[a-z]+>`)
 
-// dig does `dig @server -p port name [type] +short`.
+// dig does `dig @server -p port name [type] [+subnet=addr[/len]] +short`.
 func dig(args []string) ([]string, error) {
+	m, server, err := digQuery(args)
+	if err != nil {
+		return nil, err
+	}
+	c := &dns.Client{Timeout: 2 * time.Second}
+	r, _, err := c.Exchange(m, server)
+	if err != nil {
+		return nil, err
+	}
+	if r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError {
+		// dig +short would print nothing; say why.
+		return nil, fmt.Errorf("dig: %s", dns.RcodeToString[r.Rcode])
+	}
+	var out []string
+	for _, rr := range r.Answer {
+		out = append(out, strings.TrimPrefix(rr.String(), rr.Header().String()))
+	}
+	return out, nil
+}
+
+// digQuery builds the query dig sends for args, and the server's address.
+func digQuery(args []string) (*dns.Msg, string, error) {
 	var server, port, name = "", "53", ""
 	qtype := dns.TypeA
 	short := false
+	var ecs *dns.EDNS0_SUBNET
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -433,30 +457,71 @@ func dig(args []string) ([]string, error) {
 			port = args[i]
 		case a == "+short":
 			short = true
+		case strings.HasPrefix(a, "+subnet="):
+			var err error
+			if ecs, err = digSubnet(strings.TrimPrefix(a, "+subnet=")); err != nil {
+				return nil, "", err
+			}
 		case dns.StringToType[strings.ToUpper(a)] != 0 && name != "":
 			qtype = dns.StringToType[strings.ToUpper(a)]
 		case name == "":
 			name = dns.Fqdn(a)
 		default:
-			return nil, fmt.Errorf("dig: unexpected %q", a)
+			return nil, "", fmt.Errorf("dig: unexpected %q", a)
 		}
 	}
 	if server == "" || name == "" || !short {
-		return nil, fmt.Errorf("dig: want @server, a name and +short")
+		return nil, "", fmt.Errorf("dig: want @server, a name and +short")
 	}
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.RecursionDesired = true
-	c := &dns.Client{Timeout: 2 * time.Second}
-	r, _, err := c.Exchange(m, net.JoinHostPort(server, port))
-	if err != nil {
-		return nil, err
+	if ecs != nil {
+		// dig sends the option in an OPT record of EDNS version 0 with its
+		// default buffer size.
+		m.SetEdns0(1232, false)
+		o := m.IsEdns0()
+		o.Option = append(o.Option, ecs)
 	}
-	var out []string
-	for _, rr := range r.Answer {
-		out = append(out, strings.TrimPrefix(rr.String(), rr.Header().String()))
+	return m, net.JoinHostPort(server, port), nil
+}
+
+// digSubnet reads dig's +subnet=addr[/len] the way BIND's dig does
+// (dighost.c, parse_netprefix and setup_lookup): "0" alone is family 1 with
+// source prefix 0 and no address; an address without /len is a host
+// (32 or 128); a length beyond the family's is cut to it; an IPv4 address
+// with a /len may leave out trailing zero octets ("198.51.100/24"). dig
+// masks the address to the prefix on the wire, and so does the option's
+// packing here; the scope is 0.
+func digSubnet(v string) (*dns.EDNS0_SUBNET, error) {
+	if v == "0" {
+		return &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, Address: net.IPv4zero.To4()}, nil
 	}
-	return out, nil
+	addr, length, slash := strings.Cut(v, "/")
+	bits := uint64(128)
+	if slash {
+		n, err := strconv.ParseUint(length, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("dig: invalid prefix length in '%s'", v)
+		}
+		bits = n
+	}
+	ip, err := netip.ParseAddr(addr)
+	if err != nil && slash {
+		for i := 0; i < 3 && err != nil; i++ {
+			addr += ".0"
+			ip, err = netip.ParseAddr(addr)
+		}
+	}
+	if err != nil || ip.Zone() != "" {
+		return nil, fmt.Errorf("dig: invalid address '%s'", v)
+	}
+	e := &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 2, Address: ip.AsSlice()}
+	if ip.Is4() {
+		e.Family = 1
+	}
+	e.SourceNetmask = uint8(min(bits, uint64(ip.BitLen())))
+	return e, nil
 }
 
 // curl does `curl [-s] [-H header] [-X method] [-d data] url`.
@@ -510,20 +575,32 @@ func curl(args []string) ([]string, error) {
 	return lines(string(b)), nil
 }
 
-// etcdctl does `etcdctl --endpoints url get key`.
+// etcdctl does `etcdctl --endpoints url get [--prefix] key`: each key
+// found, in key order, then its value.
 func etcdctl(args []string) ([]string, error) {
 	var endpoint, key string
+	get, prefix := false, false
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
 		case a == "--endpoints" && i+1 < len(args):
 			i++
 			endpoint = args[i]
-		case a == "get" && i+1 < len(args):
-			i++
-			key = args[i]
+		case a == "get" && !get:
+			get = true
+		case a == "--prefix" && get:
+			prefix = true
+		case get && key == "" && !strings.HasPrefix(a, "-"):
+			key = a
 		default:
 			return nil, fmt.Errorf("etcdctl: unexpected %q", a)
 		}
+	}
+	if key == "" {
+		return nil, fmt.Errorf("etcdctl: want get and a key")
+	}
+	var opts []clientv3.OpOption
+	if prefix {
+		opts = append(opts, clientv3.WithPrefix())
 	}
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 2 * time.Second})
 	if err != nil {
@@ -532,7 +609,7 @@ func etcdctl(args []string) ([]string, error) {
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	resp, err := cli.Get(ctx, key)
+	resp, err := cli.Get(ctx, key, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -633,4 +710,63 @@ func freeDNSPort(t *testing.T) string {
 	}
 	t.Fatal("no port free for both UDP and TCP")
 	return ""
+}
+
+// TestDigSubnet: the README's `dig +subnet=` sends what BIND's dig sends.
+// The bytes are the EDNS Client Subnet option (RFC 7871) as dig builds it
+// (dighost.c: parse_netprefix reads the argument, setup_lookup writes
+// family, source prefix, scope 0, and the address cut to the bytes the
+// prefix covers with the bits beyond it cleared), in an OPT record of EDNS
+// version 0 with dig's default buffer size of 1232.
+func TestDigSubnet(t *testing.T) {
+	for _, tc := range []struct {
+		arg  string
+		want []byte // the option's data; nil: dig refuses the argument
+	}{
+		{"198.51.100.0/24", []byte{0, 1, 24, 0, 198, 51, 100}},
+		{"203.0.113.0/24", []byte{0, 1, 24, 0, 203, 0, 113}},
+		{"198.51.100.7", []byte{0, 1, 32, 0, 198, 51, 100, 7}},        // no length: a host
+		{"198.51.100.7/24", []byte{0, 1, 24, 0, 198, 51, 100}},        // host bits dropped
+		{"198.51.100.200/25", []byte{0, 1, 25, 0, 198, 51, 100, 128}}, // the last byte masked
+		{"198.51.100.7/40", []byte{0, 1, 32, 0, 198, 51, 100, 7}},     // cut to the family's
+		{"203.0.113/24", []byte{0, 1, 24, 0, 203, 0, 113}},            // short IPv4 with a length
+		{"0", []byte{0, 1, 0, 0}},                                     // "no client address"
+		{"0.0.0.0/0", []byte{0, 1, 0, 0}},                             // the same
+		{"2001:db8:1::/48", []byte{0, 2, 48, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 1}},
+		{"2001:db8::7/127", []byte{0, 2, 127, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6}},
+		{"203.0.113", nil},      // short IPv4 only with a length
+		{"198.51.100.0/x", nil}, // not a length
+		{"db1.example", nil},    // not an address
+		{"fe80::1%lo/64", nil},  // a zone is no address on the wire
+	} {
+		t.Run(tc.arg, func(t *testing.T) {
+			m, server, err := digQuery([]string{"@127.0.0.1", "-p", "5353", "cctv2.skydns.local", "+subnet=" + tc.arg, "+short"})
+			if tc.want == nil {
+				if err == nil {
+					t.Fatalf("accepted; dig refuses it")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if server != "127.0.0.1:5353" || m.Question[0].Name != "cctv2.skydns.local." || m.Question[0].Qtype != dns.TypeA {
+				t.Errorf("query %v to %s", m.Question, server)
+			}
+			opt := m.IsEdns0()
+			if opt == nil || opt.Version() != 0 || opt.UDPSize() != 1232 || len(opt.Option) != 1 {
+				t.Fatalf("OPT record %v: want EDNS 0, size 1232, one option", opt)
+			}
+			wire, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The OPT record is the last in the message and the option its
+			// only one: the message ends with code 8, the length, the data.
+			want := append([]byte{0, 8, 0, byte(len(tc.want))}, tc.want...)
+			if !bytes.HasSuffix(wire, want) {
+				t.Errorf("option on the wire % x\nwant (dig)         % x", wire[len(wire)-min(len(wire), len(want)):], want)
+			}
+		})
+	}
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/skydns/skydns/internal/etcdclient"
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/internal/topology"
 )
 
 // The sample name and its backends, and the spare backends that listen
@@ -41,6 +42,40 @@ var (
 	sampleBackends = []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"}
 	spareBackends  = []string{"127.0.0.21", "127.0.0.22"}
 )
+
+// The sample sites, two data centres that split the sample name's
+// backends, so that a newcomer sees a client of each get its own and a site
+// fail over to the other. Each site holds one loopback network for its
+// backends and one documentation network for its clients: the README's
+// `dig +subnet=` puts those client addresses only into the EDNS Client
+// Subnet option, nothing is ever sent to them. 127.0.0.1, where the
+// README's plain dig queries come from, is in no site on purpose: those
+// clients get every healthy backend, as without sites, so the rest of the
+// walkthrough reads the same with sites or without.
+var sampleSites = []sampleSite{
+	{name: "dc1", backends: "127.0.0.8/30", clients: "198.51.100.0/24", fallback: "dc2"},
+	{name: "dc2", backends: "127.0.0.12/30", clients: "203.0.113.0/24", fallback: "dc1"},
+}
+
+type sampleSite struct {
+	name, backends, clients, fallback string
+}
+
+func (s sampleSite) site() topology.Site {
+	return topology.Site{Networks: []string{s.backends, s.clients}, Fallback: []string{s.fallback}}
+}
+
+// members are the sample backends in the site's backend network.
+func (s sampleSite) members() []string {
+	p := netip.MustParsePrefix(s.backends)
+	var in []string
+	for _, ip := range sampleBackends {
+		if p.Contains(netip.MustParseAddr(ip)) {
+			in = append(in, ip)
+		}
+	}
+	return in
+}
 
 type options struct {
 	dir, bin, conf                        string
@@ -294,9 +329,18 @@ func resolve(server, name string) []string {
 }
 
 // loadSamples writes the sample records straight into etcd, marked as the
-// stack's own.
+// stack's own, and the sample sites. The sites are written as plain
+// topology keys, the contract every writer shares, so the stack needs no
+// API for them.
 func loadSamples(ctx context.Context, cli *clientv3.Client) error {
 	var ops []clientv3.Op
+	for _, s := range sampleSites {
+		v, err := s.site().Encode(s.name)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, clientv3.OpPut(topology.Key(record.DefaultPrefix, s.name), string(v)))
+	}
 	for _, ip := range sampleBackends {
 		r := record.Record{Type: record.TypeA, Host: ip, Source: "localstack"}
 		v, err := r.Encode()
@@ -320,6 +364,26 @@ func printWelcome(o options, etcd, logDir string) {
 		"{port}", o.backendPort, "{interval}", o.checkInterval.String(),
 		"{name}", strings.TrimSuffix(sampleName, "."),
 		"{backends}", strings.Join(sampleBackends, " "), "{spare}", strings.Join(spareBackends, " "))
+	// The sites' lines, built from sampleSites so that they cannot
+	// disagree with what is in etcd.
+	var sites, digs, stops strings.Builder
+	for i, s := range sampleSites {
+		label := "  sites     "
+		if i > 0 {
+			label = "            "
+		}
+		fmt.Fprintf(&sites, "%s%s: %s (%s %s) and clients %s, falls back to %s\n",
+			label, s.name, s.backends, plural(len(s.members()), "backend"), strings.Join(s.members(), " "), s.clients, s.fallback)
+		fmt.Fprintf(&digs, "  dig @{dnshost} -p {dnsport} {name} +subnet=%s +short    # a client of %s\n", s.clients, s.name)
+	}
+	first := sampleSites[0]
+	for _, ip := range first.members() {
+		fmt.Fprintf(&stops, "  curl -X POST http://{control}/backends/%s/stop\n", ip)
+	}
+	stops.WriteString("  dig @{dnshost} -p {dnsport} {name} +subnet=" + first.clients + " +short\n")
+	for _, ip := range first.members() {
+		fmt.Fprintf(&stops, "  curl -X POST http://{control}/backends/%s/start\n", ip)
+	}
 	fmt.Print(r.Replace(`
 SkyDNS local stack is ready.
   etcd      {etcd} (embedded, data in {data})
@@ -328,7 +392,7 @@ SkyDNS local stack is ready.
   logs      {logs}/
   backends  {backends} (sample name {name}) and {spare} (spare),
             TCP on port {port}, probed every {interval}
-
+` + sites.String() + `
 Try, in another terminal (README.md walks through more):
   dig @{dnshost} -p {dnsport} {name} +short
   {bin}/skydns-apicmd -addr {api} -token {token} -list
@@ -341,7 +405,19 @@ Kill a backend and watch it leave the answers within a few seconds:
 Take a healthy backend out by hand (maintenance), then hand it back:
   {bin}/skydns-apicmd -addr {api} -token {token} -drain 127.0.0.13 -reason "kernel upgrade"
   {bin}/skydns-apicmd -addr {api} -token {token} -undrain 127.0.0.13
-
+Ask as a client of each site (an EDNS Client Subnet option; a plain dig, from 127.0.0.1,
+is in no site and gets every healthy backend):
+  etcdctl --endpoints {etcd} get --prefix /skydns/topology/
+` + digs.String() + `Fail ` + first.name + ` over and back: its clients get ` + first.fallback + `'s backends while it has none UP:
+` + stops.String() + `
 Ctrl-C stops everything.
 `))
+}
+
+// plural is noun for a count of n: as is for one, with an s otherwise.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
 }
