@@ -169,7 +169,7 @@ func (v *View) loadRetrying(ctx context.Context) error {
 		}
 		v.markStale()
 		v.log.Warn("etcd view load failed", "err", err)
-		if !retry.Wait(ctx) {
+		if !retry.WaitUntil(ctx, v.reachable) {
 			return ctx.Err()
 		}
 	}
@@ -269,10 +269,18 @@ func (v *View) watch(ctx context.Context) error {
 		v.markStale()
 		v.restarts.Add(1)
 		v.log.Warn("etcd watch lost, re-watching", "err", err, "revision", v.revision.Load())
-		if !retry.Wait(ctx) {
+		if !retry.WaitUntil(ctx, v.reachable) {
 			return ctx.Err()
 		}
 	}
+}
+
+// reachable is the probe that ends a retry's backoff early: a
+// linearizable read of one key succeeds only once this client reaches a
+// member that has a leader, which is when a watch or a load can work.
+func (v *View) reachable(ctx context.Context) bool {
+	_, err := v.cli.Get(ctx, v.prefix, clientv3.WithKeysOnly())
+	return err == nil
 }
 
 func (v *View) watchOnce(ctx context.Context) error {
