@@ -28,7 +28,7 @@ type Options struct {
 }
 
 // redialMax is the longest gRPC waits before dialling a lost member again.
-const redialMax = time.Second
+const redialMax = 500 * time.Millisecond
 
 // New returns a client. It does not wait for etcd to be reachable: the
 // daemons must start, and keep serving, while etcd is away.
@@ -51,7 +51,7 @@ func New(o Options) (*clientv3.Client, error) {
 		TLS:                  tlsCfg,
 		// gRPC redials a lost member after 1 s, growing by 1.6 up to
 		// 120 s: after a long outage the client would find etcd back only
-		// minutes later. At most 1 s keeps recovery within a second.
+		// minutes later. At most 0.5 s keeps recovery within a second.
 		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: redialMax},
 			MinConnectTimeout: o.DialTimeout,
