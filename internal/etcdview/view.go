@@ -61,8 +61,13 @@ type Options struct {
 
 // Status is a snapshot of the view's state, for metrics and readiness.
 type Status struct {
-	Loaded   bool      // the first Load has completed
-	Revision int64     // the revision the handler's state is at
+	Loaded   bool  // the first Load has completed
+	Revision int64 // the revision the handler's state is at
+	// Seen is the highest revision etcd's answers to this view have
+	// carried (reads and watch responses): how far the process has heard
+	// from etcd, comparable with `etcdctl endpoint status`. Revision stays
+	// at the last change under the prefix; Seen moves with any write.
+	Seen     int64
 	LastSync time.Time // when etcd last confirmed the state current
 	Stale    bool      // no word from etcd for longer than StaleAfter
 	Reloads  int64     // full loads after the first (compaction, lost history)
@@ -118,6 +123,7 @@ func (v *View) Ready() <-chan struct{} { return v.ready }
 func (v *View) Status() Status {
 	s := Status{
 		Revision: v.revision.Load(),
+		Seen:     v.seen.Load(),
 		Stale:    v.stale.Load(),
 		Reloads:  v.reloads.Load(),
 		Restarts: v.restarts.Load(),
@@ -322,7 +328,7 @@ func (v *View) watchOnce(ctx context.Context) error {
 				if rev < v.revision.Load() || rev < v.seen.Load() {
 					return errReload
 				}
-				v.seen.Store(rev)
+				v.see(rev)
 				v.markSynced()
 			}
 		case resp, ok := <-wch:
@@ -338,6 +344,7 @@ func (v *View) watchOnce(ctx context.Context) error {
 			if resp.Canceled {
 				return errors.New("watch canceled by server")
 			}
+			v.see(resp.Header.Revision)
 			if len(resp.Events) > 0 {
 				last := resp.Events[len(resp.Events)-1].Kv.ModRevision
 				v.h.Apply(last, resp.Events)
@@ -352,6 +359,17 @@ func (v *View) watchOnce(ctx context.Context) error {
 				}
 			}
 			v.markSynced()
+		}
+	}
+}
+
+// see raises seen to rev. Every answer's header revision is one etcd has
+// committed, so seen never passes etcd's own.
+func (v *View) see(rev int64) {
+	for {
+		old := v.seen.Load()
+		if rev <= old || v.seen.CompareAndSwap(old, rev) {
+			return
 		}
 	}
 }
