@@ -350,7 +350,7 @@ func TestRestoreFromOlderBackup(t *testing.T) {
 // once. Cut by a proxy (a partition) and by quorum loss on a 3-member
 // cluster (the connections stay up; etcd answers "no leader").
 func TestRecoversAtOnceAfterLongOutage(t *testing.T) {
-	const outage = 7 * time.Second // > the 5 s backoff cap, and the sum to reach it
+	const outage = 7 * time.Second        // > the 5 s backoff cap, and the sum to reach it
 	const bound = 1500 * time.Millisecond // about 0.5 s; loose for a loaded machine
 	for _, tc := range []struct {
 		name string
