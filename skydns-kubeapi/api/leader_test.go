@@ -38,6 +38,7 @@ func TestWritesRideOutLeaderElection(t *testing.T) {
 				name string
 				code int
 				body string
+				took time.Duration
 			}
 			answers := make(chan answer, writers*perWriter)
 			killed := make(chan struct{})
@@ -52,8 +53,9 @@ func TestWritesRideOutLeaderElection(t *testing.T) {
 							close(killed)
 						}
 						name := fmt.Sprintf("w%d-%d", w, i)
+						start := time.Now()
 						code, body := s.do("POST", "/skydns/api/"+name, `{"type":"A","ips":["192.0.2.1"]}`, testToken)
-						answers <- answer{name, code, body}
+						answers <- answer{name, code, body, time.Since(start)}
 					}
 				}()
 			}
@@ -62,8 +64,10 @@ func TestWritesRideOutLeaderElection(t *testing.T) {
 			<-killed
 			stored := names(t, c.stored("skydns.local."))
 			n := 0
+			var longest time.Duration
 			for a := range answers {
 				n++
+				longest = max(longest, a.took)
 				if a.code != 200 {
 					t.Errorf("POST %s: %d %s, want 200 across the election", a.name, a.code, a.body)
 					continue
@@ -75,6 +79,7 @@ func TestWritesRideOutLeaderElection(t *testing.T) {
 			if n != writers*perWriter {
 				t.Fatalf("%d answers, want %d", n, writers*perWriter)
 			}
+			t.Logf("%d writes, longest %s", n, longest.Round(time.Millisecond))
 		})
 	}
 }
