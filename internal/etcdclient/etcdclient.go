@@ -4,6 +4,7 @@
 package etcdclient
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -60,6 +61,16 @@ func New(o Options) (*clientv3.Client, error) {
 		// the views report staleness in our own logs and metrics.
 		Logger: zap.NewNop(),
 	})
+}
+
+// Answers returns a probe for backoff.WaitUntil: a linearizable read of
+// one key, which succeeds only once cli reaches a member that has a
+// leader, that is when what failed against etcd may work again.
+func Answers(cli *clientv3.Client) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		_, err := cli.Get(ctx, "/", clientv3.WithKeysOnly())
+		return err == nil
+	}
 }
 
 func tlsConfig(o Options) (*tls.Config, error) {

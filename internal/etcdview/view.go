@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/skydns/skydns/internal/backoff"
+	"github.com/skydns/skydns/internal/etcdclient"
 )
 
 // Handler receives the contents of the prefix. Calls never overlap.
@@ -175,7 +176,7 @@ func (v *View) loadRetrying(ctx context.Context) error {
 		}
 		v.markStale()
 		v.log.Warn("etcd view load failed", "err", err)
-		if !retry.WaitUntil(ctx, v.reachable) {
+		if !retry.WaitUntil(ctx, etcdclient.Answers(v.cli)) {
 			return ctx.Err()
 		}
 	}
@@ -275,18 +276,10 @@ func (v *View) watch(ctx context.Context) error {
 		v.markStale()
 		v.restarts.Add(1)
 		v.log.Warn("etcd watch lost, re-watching", "err", err, "revision", v.revision.Load())
-		if !retry.WaitUntil(ctx, v.reachable) {
+		if !retry.WaitUntil(ctx, etcdclient.Answers(v.cli)) {
 			return ctx.Err()
 		}
 	}
-}
-
-// reachable is the probe that ends a retry's backoff early: a
-// linearizable read of one key succeeds only once this client reaches a
-// member that has a leader, which is when a watch or a load can work.
-func (v *View) reachable(ctx context.Context) bool {
-	_, err := v.cli.Get(ctx, v.prefix, clientv3.WithKeysOnly())
-	return err == nil
 }
 
 func (v *View) watchOnce(ctx context.Context) error {
