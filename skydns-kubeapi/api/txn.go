@@ -278,12 +278,16 @@ func (a *API) commit(ctx context.Context, deadline time.Time, t *tx, ops []clien
 // (err), until deadline.
 func (a *API) retry(ctx context.Context, deadline time.Time, t *tx, ops []clientv3.Op, keys []string, err error) (*clientv3.TxnResponse, bool, *httpError) {
 	try := firstTry
+	logged := false
 	for {
 		if errors.Is(err, rpctypes.ErrTooManyOps) {
 			return nil, false, errorf(http.StatusRequestEntityTooLarge,
 				"etcd refused the transaction as too large (%d operations); lower etcd-max-txn-ops to match etcd's --max-txn-ops, or split the request", len(ops))
 		}
-		a.log.Info("etcd did not confirm a change, trying again", "err", err, "left", time.Until(deadline).Round(time.Millisecond))
+		if !logged { // once per request: an unreachable etcd fails a try every 50 ms
+			a.log.Info("etcd did not confirm a change, trying it again", "err", err, "for", time.Until(deadline).Round(time.Millisecond))
+			logged = true
+		}
 		// Not at once: an unreachable member fails in microseconds.
 		select {
 		case <-ctx.Done():
