@@ -27,3 +27,43 @@ func TestWaitEndsWithContext(t *testing.T) {
 		t.Fatal("first wait should be about 100 ms")
 	}
 }
+
+func TestWaitUntil(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		delay   time.Duration // the grown delay
+		backAt  time.Duration // when back starts reporting true; 0: never
+		atLeast time.Duration
+		atMost  time.Duration // loose: the machine is loaded
+	}{
+		{"ends when back, not after the full delay", 5 * time.Second, 500 * time.Millisecond, 500 * time.Millisecond, 3 * time.Second},
+		{"waits the first 100 ms even if back at once", 5 * time.Second, time.Nanosecond, 100 * time.Millisecond, 3 * time.Second},
+		{"the full delay when never back", 500 * time.Millisecond, 0, 500 * time.Millisecond, 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &Backoff{d: tc.delay}
+			start := time.Now()
+			back := func(ctx context.Context) bool {
+				if _, ok := ctx.Deadline(); !ok {
+					t.Error("probe without a deadline")
+				}
+				return tc.backAt != 0 && time.Since(start) >= tc.backAt
+			}
+			if !b.WaitUntil(context.Background(), back) {
+				t.Fatal("WaitUntil returned false without a cancelled context")
+			}
+			took := time.Since(start)
+			if took < tc.atLeast || took > tc.atMost {
+				t.Fatalf("waited %s, want %s to %s", took, tc.atLeast, tc.atMost)
+			}
+			if b.d != min(2*tc.delay, limit) {
+				t.Fatalf("next delay %s, want it grown to %s", b.d, min(2*tc.delay, limit))
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if New().WaitUntil(ctx, func(context.Context) bool { return true }) {
+		t.Fatal("WaitUntil returned true on a cancelled context")
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/skydns/skydns/internal/backoff"
+	"github.com/skydns/skydns/internal/etcdclient"
 )
 
 // Config is one candidate in one election. The reports (Granted to
@@ -82,7 +83,7 @@ func Run(ctx context.Context, cli *clientv3.Client, c Config) {
 			if c.Failed != nil {
 				c.Failed(err)
 			}
-			if !b.Wait(ctx) {
+			if !b.WaitUntil(ctx, etcdclient.Answers(cli)) {
 				return
 			}
 			continue

@@ -227,6 +227,26 @@ func TestUnreachable(t *testing.T) {
 	a.await(is("lead a"), 5*time.Second)
 }
 
+// A candidate that failed to campaign all through an outage longer than
+// the longest backoff (5 s) leads within a second of etcd's return, not
+// after sleeping out the backoff it grew meanwhile.
+func TestLeadsAtOnceAfterLongOutage(t *testing.T) {
+	e := etcdtest.Start(t)
+	proxy := e.Proxy()
+	proxy.Cut()
+	a := start(t, proxy.Client(t), "a", prefix, 5*time.Second)
+	cut := time.Now()
+	for time.Since(cut) < 7*time.Second { // the outage: its length is the point
+		a.await(is("failed"), 10*time.Second)
+	}
+	proxy.Restore()
+	back := time.Now()
+	r := a.await(is("lead a"), 10*time.Second)
+	if took := r.at.Sub(back); took > 1500*time.Millisecond {
+		t.Fatalf("led %s after etcd returned, want < 1.5 s", took.Round(time.Millisecond))
+	}
+}
+
 // Elections whose prefixes differ do not wait on each other, even when
 // one prefix is the other's beginning; a trailing slash makes no
 // difference.

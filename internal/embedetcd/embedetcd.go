@@ -38,6 +38,16 @@ type Options struct {
 	// StartTimeout bounds how long Start waits for the member to be ready.
 	// Default 30s.
 	StartTimeout time.Duration
+
+	// Name, PeerAddr and InitialCluster make the member one of several
+	// (tests of member loss and leader change): its name, the host:port
+	// its peers reach it on, and every member as "name=http://host:port,...".
+	// Empty: a cluster of one, named "skydns", on a free peer port.
+	Name, PeerAddr, InitialCluster string
+	// ElectionMs overrides Fast's election timeout (the heartbeat is a
+	// tenth of it): a cluster on a loaded test machine needs more than
+	// 100 ms not to hold elections by itself.
+	ElectionMs uint
 }
 
 // Server is a running embedded etcd member.
@@ -68,13 +78,18 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	// The peer port is never dialled by a single member, but etcd requires
 	// one; a free port on the same host keeps it off any real network.
-	peer, err := freePort(host)
-	if err != nil {
-		return nil, err
+	peer := o.PeerAddr
+	if peer == "" {
+		if peer, err = freePort(host); err != nil {
+			return nil, err
+		}
 	}
 
 	cfg := embed.NewConfig()
 	cfg.Name = "skydns"
+	if o.Name != "" {
+		cfg.Name = o.Name
+	}
 	cfg.Dir = o.Dir
 	closing := new(atomic.Bool)
 	level, err := zapcore.ParseLevel(o.LogLevel)
@@ -92,10 +107,16 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	cfg.ListenPeerUrls = []url.URL{peerURL}
 	cfg.AdvertisePeerUrls = []url.URL{peerURL}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	if o.InitialCluster != "" {
+		cfg.InitialCluster = o.InitialCluster
+	}
 	if o.Fast {
 		cfg.TickMs = 10
 		cfg.ElectionMs = 100
 		cfg.UnsafeNoFsync = true
+	}
+	if o.ElectionMs != 0 {
+		cfg.TickMs, cfg.ElectionMs = o.ElectionMs/10, o.ElectionMs
 	}
 
 	e, err := embed.StartEtcd(cfg)
@@ -129,6 +150,17 @@ func (s *Server) Endpoints() []string { return append([]string(nil), s.endpoints
 
 // Err reports a fatal error of the running server.
 func (s *Server) Err() <-chan error { return s.etcd.Err() }
+
+// IsLeader reports whether this member is the raft leader now.
+func (s *Server) IsLeader() bool { return s.etcd.Server.Leader() == s.etcd.Server.MemberID() }
+
+// Kill stops the member as a crash would: no leadership transfer, requests
+// in flight are dropped. (Close hands leadership over first.)
+func (s *Server) Kill() {
+	s.closing.Store(true)
+	s.etcd.Server.HardStop()
+	s.Close()
+}
 
 // Close stops the server. Close the clients first: etcd waits for open
 // client streams to drain, which takes seconds otherwise.

@@ -4,6 +4,7 @@
 package etcdclient
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -13,6 +14,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // Options describes how to reach etcd.
@@ -24,6 +27,9 @@ type Options struct {
 	// DialTimeout bounds the first connection. Default 5s.
 	DialTimeout time.Duration
 }
+
+// redialMax is the longest gRPC waits before dialling a lost member again.
+const redialMax = 500 * time.Millisecond
 
 // New returns a client. It does not wait for etcd to be reachable: the
 // daemons must start, and keep serving, while etcd is away.
@@ -44,10 +50,27 @@ func New(o Options) (*clientv3.Client, error) {
 		DialKeepAliveTime:    5 * time.Second,
 		DialKeepAliveTimeout: 3 * time.Second,
 		TLS:                  tlsCfg,
+		// gRPC redials a lost member after 1 s, growing by 1.6 up to
+		// 120 s: after a long outage the client would find etcd back only
+		// minutes later. At most 0.5 s keeps recovery within a second.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: redialMax},
+			MinConnectTimeout: o.DialTimeout,
+		})},
 		// The client's own reconnect chatter is not the operator's business;
 		// the views report staleness in our own logs and metrics.
 		Logger: zap.NewNop(),
 	})
+}
+
+// Answers returns a probe for backoff.WaitUntil: a linearizable read of
+// one key, which succeeds only once cli reaches a member that has a
+// leader, that is when what failed against etcd may work again.
+func Answers(cli *clientv3.Client) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		_, err := cli.Get(ctx, "/", clientv3.WithKeysOnly())
+		return err == nil
+	}
 }
 
 func tlsConfig(o Options) (*tls.Config, error) {

@@ -22,6 +22,8 @@ type Etcd struct {
 	dir    string
 	addr   string
 	server *embedetcd.Server
+	// member is set for a member of a Cluster.
+	member embedetcd.Options
 }
 
 // Start starts a member in a temporary directory on 127.0.0.1 and registers
@@ -48,7 +50,9 @@ func (e *Etcd) Start() {
 	var err error
 	// A restart reuses the old port, which the kernel may briefly still hold.
 	for range 50 {
-		s, err = embedetcd.Start(ctx, embedetcd.Options{Dir: e.dir, ClientAddr: e.addr, Fast: true, LogLevel: "panic"})
+		o := e.member
+		o.Dir, o.ClientAddr, o.Fast, o.LogLevel = e.dir, e.addr, true, "panic"
+		s, err = embedetcd.Start(ctx, o)
 		if err == nil {
 			break
 		}
@@ -71,6 +75,16 @@ func (e *Etcd) Stop() {
 		return
 	}
 	e.server.Close()
+	e.server = nil
+}
+
+// Kill stops the member as kill -9 would: a leader hands nothing over.
+// Its data stays for the next Start.
+func (e *Etcd) Kill() {
+	if e.server == nil {
+		return
+	}
+	e.server.Kill()
 	e.server = nil
 }
 

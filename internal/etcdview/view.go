@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/skydns/skydns/internal/backoff"
+	"github.com/skydns/skydns/internal/etcdclient"
 )
 
 // Handler receives the contents of the prefix. Calls never overlap.
@@ -61,8 +62,13 @@ type Options struct {
 
 // Status is a snapshot of the view's state, for metrics and readiness.
 type Status struct {
-	Loaded   bool      // the first Load has completed
-	Revision int64     // the revision the handler's state is at
+	Loaded   bool  // the first Load has completed
+	Revision int64 // the revision the handler's state is at
+	// Seen is the highest revision etcd's answers to this view have
+	// carried (reads and watch responses): how far the process has heard
+	// from etcd, comparable with `etcdctl endpoint status`. Revision stays
+	// at the last change under the prefix; Seen moves with any write.
+	Seen     int64
 	LastSync time.Time // when etcd last confirmed the state current
 	Stale    bool      // no word from etcd for longer than StaleAfter
 	Reloads  int64     // full loads after the first (compaction, lost history)
@@ -118,6 +124,7 @@ func (v *View) Ready() <-chan struct{} { return v.ready }
 func (v *View) Status() Status {
 	s := Status{
 		Revision: v.revision.Load(),
+		Seen:     v.seen.Load(),
 		Stale:    v.stale.Load(),
 		Reloads:  v.reloads.Load(),
 		Restarts: v.restarts.Load(),
@@ -169,7 +176,7 @@ func (v *View) loadRetrying(ctx context.Context) error {
 		}
 		v.markStale()
 		v.log.Warn("etcd view load failed", "err", err)
-		if !retry.Wait(ctx) {
+		if !retry.WaitUntil(ctx, etcdclient.Answers(v.cli)) {
 			return ctx.Err()
 		}
 	}
@@ -269,7 +276,7 @@ func (v *View) watch(ctx context.Context) error {
 		v.markStale()
 		v.restarts.Add(1)
 		v.log.Warn("etcd watch lost, re-watching", "err", err, "revision", v.revision.Load())
-		if !retry.Wait(ctx) {
+		if !retry.WaitUntil(ctx, etcdclient.Answers(v.cli)) {
 			return ctx.Err()
 		}
 	}
@@ -314,7 +321,7 @@ func (v *View) watchOnce(ctx context.Context) error {
 				if rev < v.revision.Load() || rev < v.seen.Load() {
 					return errReload
 				}
-				v.seen.Store(rev)
+				v.see(rev)
 				v.markSynced()
 			}
 		case resp, ok := <-wch:
@@ -330,6 +337,7 @@ func (v *View) watchOnce(ctx context.Context) error {
 			if resp.Canceled {
 				return errors.New("watch canceled by server")
 			}
+			v.see(resp.Header.Revision)
 			if len(resp.Events) > 0 {
 				last := resp.Events[len(resp.Events)-1].Kv.ModRevision
 				v.h.Apply(last, resp.Events)
@@ -344,6 +352,17 @@ func (v *View) watchOnce(ctx context.Context) error {
 				}
 			}
 			v.markSynced()
+		}
+	}
+}
+
+// see raises seen to rev. Every answer's header revision is one etcd has
+// committed, so seen never passes etcd's own.
+func (v *View) see(rev int64) {
+	for {
+		old := v.seen.Load()
+		if rev <= old || v.seen.CompareAndSwap(old, rev) {
+			return
 		}
 	}
 }

@@ -343,3 +343,66 @@ func TestRestoreFromOlderBackup(t *testing.T) {
 		})
 	}
 }
+
+// After an outage longer than the longest retry backoff (5 s), the view is
+// current again within a second of etcd coming back: its retries do not
+// sleep out a backoff grown during the outage, and its client redials at
+// once. Cut by a proxy (a partition) and by quorum loss on a 3-member
+// cluster (the connections stay up; etcd answers "no leader").
+func TestRecoversAtOnceAfterLongOutage(t *testing.T) {
+	const outage = 7 * time.Second        // > the 5 s backoff cap, and the sum to reach it
+	const bound = 1500 * time.Millisecond // about 0.5 s; loose for a loaded machine
+	for _, tc := range []struct {
+		name string
+		// setup returns the view's client, a direct client, and the fault.
+		setup func(t *testing.T) (view, direct *clientv3.Client, cut, restore func())
+	}{
+		{"partition", func(t *testing.T) (*clientv3.Client, *clientv3.Client, func(), func()) {
+			e := etcdtest.Start(t)
+			p := e.Proxy()
+			return p.Client(t), e.Client(), p.Cut, p.Restore
+		}},
+		{"quorum lost", func(t *testing.T) (*clientv3.Client, *clientv3.Client, func(), func()) {
+			c := etcdtest.Cluster(t, 3)
+			return c.Client(), c.Client(), func() { c.Member(1).Stop(); c.Member(2).Stop() },
+				func() {
+					var wg sync.WaitGroup
+					for _, i := range []int{1, 2} {
+						wg.Add(1)
+						go func() { defer wg.Done(); c.Member(i).Start() }()
+					}
+					wg.Wait()
+					c.Leader()
+				}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cli, direct, cut, restore := tc.setup(t)
+			m := &mirror{}
+			v := run(t, cli, m, etcdview.Options{ProgressInterval: 200 * time.Millisecond})
+			put(t, direct, prefix+"a", "1")
+			converge(t, direct, m)
+
+			cut()
+			waitFor(t, "view stale", func() bool { return v.Status().Stale })
+			time.Sleep(outage) // the fault itself: its length is the point
+			restore()
+			back := time.Now()
+			put(t, direct, prefix+"b", "2")
+			for {
+				if got, _, _ := m.snapshot(); got[prefix+"b"] == "2" {
+					break
+				}
+				if time.Since(back) > 10*time.Second {
+					t.Fatal("the view did not catch up within 10 s of etcd's return")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			took := time.Since(back)
+			t.Logf("view current %s after etcd returned (outage %s)", took.Round(time.Millisecond), outage)
+			if took > bound {
+				t.Fatalf("view caught up %s after etcd returned, want < %s", took.Round(time.Millisecond), bound)
+			}
+		})
+	}
+}

@@ -205,8 +205,9 @@ func (a *API) apply(ctx context.Context, lock []string, plan func(t *tx) *httpEr
 		return err
 	}
 	start := time.Now()
+	deadline := start.Add(a.cfg.RequestTimeout)
 	attempts := 0
-	for attempts < minAttempts || time.Since(start) < a.cfg.RequestTimeout {
+	for attempts < minAttempts || time.Now().Before(deadline) {
 		attempts++
 		t := newTx(a.store)
 		if err := plan(t); err != nil {
@@ -221,26 +222,16 @@ func (a *API) apply(ctx context.Context, lock []string, plan func(t *tx) *httpEr
 				"this request needs %d etcd operations, but one transaction takes at most %d (etcd-max-txn-ops), and a request is applied whole or not at all: split it into smaller requests",
 				n, a.cfg.MaxTxnOps)
 		}
-		cctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
-		resp, err := a.store.Commit(cctx, t.cmps, ops, t.orElse)
-		cancel()
+		resp, applied, err := a.commit(ctx, deadline, t, ops, keys)
 		if err != nil {
-			if errors.Is(err, rpctypes.ErrTooManyOps) {
-				return errorf(http.StatusRequestEntityTooLarge,
-					"etcd refused the transaction as too large (%d operations); lower etcd-max-txn-ops to match etcd's --max-txn-ops, or split the request", len(ops))
-			}
-			// A timeout may come after etcd applied the transaction: say
-			// what is known, not more.
-			return errorf(http.StatusServiceUnavailable,
-				"etcd did not confirm the change (%v): it may or may not have been applied; GET the name to see, and repeat the request if it was not", err)
+			return err
 		}
-		rev := resp.Header.Revision
-		if resp.Succeeded {
+		if applied {
 			// Read-your-writes: answer once the mirror shows the change,
 			// so the client's next GET (here) sees it. Bounded: the write
 			// has happened whatever the mirror does.
 			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			a.store.Wait(wctx, rev, keys...)
+			a.store.Wait(wctx, resp.Header.Revision, keys...)
 			cancel()
 			return nil
 		}
@@ -248,6 +239,125 @@ func (a *API) apply(ctx context.Context, lock []string, plan func(t *tx) *httpEr
 	}
 	return errorf(http.StatusConflict, "the records changed while this request was applied, %d times in %s; nothing was changed, try again",
 		attempts, time.Since(start).Round(time.Millisecond))
+}
+
+// firstTry bounds one try at a commit; each further try may take twice as
+// long, up to what is left of request-timeout. A commit takes milliseconds
+// when etcd has a leader; one sent to a member whose leader just died is
+// dropped and would otherwise hang for the whole request-timeout although a
+// new leader is elected within etcd's election timeout (1 s by default).
+const firstTry = time.Second
+
+// commit commits one planned transaction, trying it again across a leader
+// change or a lost connection until deadline. It returns the response of
+// the last try and whether the transaction is applied; a response with
+// applied false is a guard that failed because another writer changed what
+// was read (catch up and plan again).
+//
+// Trying the same transaction again is safe because of its guards: it
+// applies only if nothing it read has changed since, so it never applies
+// twice (a put changes a guarded key; deletes done twice delete nothing).
+// When a try after an unconfirmed one finds its guard failed, the change
+// that failed it may be our own first try: if etcd now holds exactly what
+// this transaction wrote, it was applied (or an identical write was, which
+// is the same to the client). Otherwise it is planned again from the new
+// state, as a client's repeat would be.
+func (a *API) commit(ctx context.Context, deadline time.Time, t *tx, ops []clientv3.Op, keys []string) (*clientv3.TxnResponse, bool, *httpError) {
+	// The first try is made even past the deadline: a request that lost
+	// minAttempts-1 races to other writers still gets its own.
+	cctx, cancel := context.WithTimeout(ctx, firstTry)
+	resp, err := a.store.Commit(cctx, t.cmps, ops, t.orElse)
+	cancel()
+	if err == nil {
+		return resp, resp.Succeeded, nil
+	}
+	return a.retry(ctx, deadline, t, ops, keys, err)
+}
+
+// retry tries a transaction again after a try that etcd did not confirm
+// (err), until deadline.
+func (a *API) retry(ctx context.Context, deadline time.Time, t *tx, ops []clientv3.Op, keys []string, err error) (*clientv3.TxnResponse, bool, *httpError) {
+	try := firstTry
+	logged := false
+	for {
+		if errors.Is(err, rpctypes.ErrTooManyOps) {
+			return nil, false, errorf(http.StatusRequestEntityTooLarge,
+				"etcd refused the transaction as too large (%d operations); lower etcd-max-txn-ops to match etcd's --max-txn-ops, or split the request", len(ops))
+		}
+		if !logged { // once per request: an unreachable etcd fails a try every 50 ms
+			a.log.Info("etcd did not confirm a change, trying it again", "err", err, "for", time.Until(deadline).Round(time.Millisecond))
+			logged = true
+		}
+		// Not at once: an unreachable member fails in microseconds.
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+		left := time.Until(deadline)
+		if left <= 0 || ctx.Err() != nil {
+			break
+		}
+		try *= 2
+		cctx, cancel := context.WithTimeout(ctx, min(try, left))
+		var resp *clientv3.TxnResponse
+		resp, err = a.store.Commit(cctx, t.cmps, ops, t.orElse)
+		cancel()
+		if err != nil {
+			continue
+		}
+		if resp.Succeeded {
+			return resp, true, nil
+		}
+		var ok bool
+		var rev int64
+		if ok, rev, err = a.holds(ctx, deadline, t, keys); err != nil {
+			continue
+		}
+		if ok {
+			resp.Header.Revision = rev
+		}
+		return resp, ok, nil
+	}
+	// Only now is it unknown: etcd did not commit within request-timeout,
+	// and a try may still be applied after this answer. Say what is known,
+	// not more.
+	return nil, false, errorf(http.StatusServiceUnavailable,
+		"etcd did not confirm the change within %s (%v): it may or may not have been applied; GET the name to see, and repeat the request if it was not",
+		a.cfg.RequestTimeout, err)
+}
+
+// holds reports whether etcd holds what t writes (every put key with its
+// value, every deleted key absent), and at which revision it read that.
+// One linearizable transaction of reads per etcd-max-txn-ops keys.
+func (a *API) holds(ctx context.Context, deadline time.Time, t *tx, keys []string) (bool, int64, error) {
+	cctx, cancel := context.WithTimeout(ctx, max(time.Until(deadline), firstTry))
+	defer cancel()
+	var rev int64
+	for len(keys) > 0 {
+		n := min(len(keys), a.cfg.MaxTxnOps)
+		chunk := keys[:n]
+		keys = keys[n:]
+		gets := make([]clientv3.Op, 0, n)
+		for _, k := range chunk {
+			gets = append(gets, clientv3.OpGet(k))
+		}
+		resp, err := a.store.Client().Txn(cctx).Then(gets...).Commit()
+		if err != nil {
+			return false, 0, err
+		}
+		rev = max(rev, resp.Header.Revision)
+		for i, r := range resp.Responses {
+			kvs := r.GetResponseRange().GetKvs()
+			want, put := t.puts[chunk[i]]
+			switch {
+			case put && (len(kvs) != 1 || string(kvs[0].Value) != string(want)):
+				return false, rev, nil
+			case !put && len(kvs) != 0:
+				return false, rev, nil
+			}
+		}
+	}
+	return true, rev, nil
 }
 
 // catchUp waits until the mirror holds the changes that failed a guard, as

@@ -83,6 +83,25 @@ func pinnedTool(t *testing.T, name string) string {
 // file for it.
 func apiserver(t *testing.T, bin string, etcdURL string) string {
 	t.Helper()
+	return startAPIServer(t, bin, etcdURL).kubeconfig
+}
+
+// apiServerProc is a running kube-apiserver that a test can stop and start
+// again on the same address, with the same etcd and certificates.
+type apiServerProc struct {
+	t          *testing.T
+	bin        string
+	args       []string
+	url        string
+	kubeconfig string
+
+	cmd    *exec.Cmd
+	exited chan error
+	out    *syncBuffer
+}
+
+func startAPIServer(t *testing.T, bin string, etcdURL string) *apiServerProc {
+	t.Helper()
 	dir := t.TempDir()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -111,63 +130,17 @@ func apiserver(t *testing.T, bin string, etcdURL string) string {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 
-	cmd := exec.Command(bin,
-		"--etcd-servers="+etcdURL,
+	p := &apiServerProc{t: t, bin: bin, url: fmt.Sprintf("https://127.0.0.1:%d", port), args: []string{
+		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-		fmt.Sprintf("--secure-port=%d", port), "--cert-dir="+certDir,
+		fmt.Sprintf("--secure-port=%d", port), "--cert-dir=" + certDir,
 		"--service-account-issuer=https://kubernetes.default.svc",
-		"--service-account-key-file="+saPub, "--service-account-signing-key-file="+saKey,
-		"--authorization-mode=AlwaysAllow", "--token-auth-file="+tokens,
+		"--service-account-key-file=" + saPub, "--service-account-signing-key-file=" + saKey,
+		"--authorization-mode=AlwaysAllow", "--token-auth-file=" + tokens,
 		"--service-cluster-ip-range=203.0.113.0/24", "--endpoint-reconciler-type=none",
-	)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("kube-apiserver output (tail):\n%s", out.tail(4000))
-		}
-	})
-
-	// Ready when /readyz answers ok; the serving certificate is made at
-	// start, so it is only read afterwards.
-	url := fmt.Sprintf("https://127.0.0.1:%d", port)
-	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-		// Only until it is up: the kubeconfig below verifies the
-		// certificate the server generated.
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
 	}}
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("kube-apiserver exited: %v\n%s", err, out.tail(4000))
-		default:
-		}
-		req, _ := http.NewRequest("GET", url+"/readyz", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		if resp, err := hc.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kube-apiserver not ready after 3m:\n%s", out.tail(4000))
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	p.start()
+	t.Cleanup(p.stop)
 	kubeconfig := fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
@@ -183,8 +156,71 @@ contexts:
 - name: e2e
   context: {cluster: e2e, user: admin}
 current-context: e2e
-`, url, filepath.Join(certDir, "apiserver.crt"), token)
-	return write("kubeconfig", []byte(kubeconfig))
+`, p.url, filepath.Join(certDir, "apiserver.crt"), token)
+	p.kubeconfig = write("kubeconfig", []byte(kubeconfig))
+	return p
+}
+
+// start runs the process and waits until it serves.
+func (p *apiServerProc) start() {
+	t := p.t
+	t.Helper()
+	cmd := exec.Command(p.bin, p.args...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	p.cmd, p.exited, p.out = cmd, exited, out
+
+	// Ready when /readyz answers ok; the serving certificate is made at
+	// start, so it is only read afterwards.
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		// Only until it is up: the kubeconfig verifies the certificate
+		// the server generated.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+	}}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		select {
+		case err := <-exited:
+			t.Fatalf("kube-apiserver exited: %v\n%s", err, out.tail(4000))
+		default:
+		}
+		req, _ := http.NewRequest("GET", p.url+"/readyz", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		if resp, err := hc.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kube-apiserver not ready after 3m:\n%s", out.tail(4000))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// stop ends the process (SIGTERM, then kill after 20 s); a no-op when it
+// is not running.
+func (p *apiServerProc) stop() {
+	if p.cmd == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+	if p.t.Failed() {
+		p.t.Logf("kube-apiserver output (tail):\n%s", p.out.tail(4000))
+	}
+	p.cmd = nil
 }
 
 // syncBuffer is a bytes.Buffer safe for the process's output goroutines.

@@ -17,11 +17,12 @@ type metrics struct {
 	errors          *prometheus.CounterVec
 	converged       prometheus.Gauge
 	services        prometheus.GaugeFunc
+	apiserverUp     prometheus.Gauge
 }
 
 // newMetrics labels every metric with the cluster, so that the syncs of
 // several clusters can be told apart and each cluster's leader found.
-func newMetrics(reg prometheus.Registerer, cluster string, services corelisters.ServiceLister) *metrics {
+func newMetrics(reg prometheus.Registerer, cluster string, services func() corelisters.ServiceLister) *metrics {
 	opts := func(name, help string) prometheus.Opts {
 		return prometheus.Opts{Namespace: "skydns", Subsystem: "kubeapi", Name: name, Help: help,
 			ConstLabels: prometheus.Labels{"cluster": cluster}}
@@ -40,16 +41,18 @@ func newMetrics(reg prometheus.Registerer, cluster string, services corelisters.
 			"Unix time when the leader last had every service in sync, with nothing queued and nothing failing (0: never)."))),
 		services: prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("sync_services", "Services in the informer cache (leader or standby).")),
 			func() float64 {
-				l, _ := services.List(labels.Everything())
+				l, _ := services().List(labels.Everything())
 				return float64(len(l))
 			}),
+		apiserverUp: prometheus.NewGauge(prometheus.GaugeOpts(opts("sync_apiserver_up",
+			"0 while the kube-apiserver does not answer the sync's list and watch calls (DNS keeps the records last synced), else 1."))),
 	}
 	for _, r := range []string{"etcd", "conflict", "other"} {
 		m.errors.WithLabelValues(r)
 	}
 	if reg != nil {
 		reg.MustRegister(m.leader, m.elections, m.recordsWritten, m.recordsDeleted, m.policiesWritten,
-			m.policiesDeleted, m.errors, m.converged, m.services)
+			m.policiesDeleted, m.errors, m.converged, m.services, m.apiserverUp)
 	}
 	return m
 }

@@ -194,9 +194,12 @@ func New(cfg Config, client kubernetes.Interface, st *store.Store) (*Syncer, err
 	}
 	s := &Syncer{cfg: cfg, domain: d, store: st, cli: st.Client(), log: cfg.Logger}
 	s.factory = informers.NewSharedInformerFactory(client, 0)
+	s.m = newMetrics(cfg.Registry, cfg.Cluster, func() corelisters.ServiceLister { return s.services })
+	if err := newAPIServer(s.log, s.m.apiserverUp).informers(s.factory, client); err != nil {
+		return nil, fmt.Errorf("kubesync: %w", err)
+	}
 	s.services = s.factory.Core().V1().Services().Lister()
 	s.slices = s.factory.Discovery().V1().EndpointSlices().Lister()
-	s.m = newMetrics(cfg.Registry, cfg.Cluster, s.services)
 	return s, nil
 }
 

@@ -207,6 +207,7 @@ func (s *Store) Status() etcdview.Status {
 			out.LastSync = st.LastSync
 		}
 		out.Revision = min(out.Revision, st.Revision)
+		out.Seen = max(out.Seen, st.Seen)
 		out.Reloads += st.Reloads
 		out.Restarts += st.Restarts
 	}

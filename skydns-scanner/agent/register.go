@@ -10,6 +10,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/skydns/skydns/internal/backoff"
+	"github.com/skydns/skydns/internal/etcdclient"
 	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/version"
 )
@@ -75,7 +76,7 @@ func (a *Agent) register(ctx context.Context) (clientv3.LeaseID, error) {
 			a.cfg.Log.Warn("cannot register with etcd yet; probing goes on, reports wait", "err", err)
 			warned = true
 		}
-		if !b.Wait(ctx) {
+		if !b.WaitUntil(ctx, etcdclient.Answers(a.cli)) {
 			return 0, ctx.Err()
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/skydns/skydns/internal/backoff"
+	"github.com/skydns/skydns/internal/etcdclient"
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/monitor"
 )
@@ -162,7 +163,7 @@ func (r *reporter) run(ctx context.Context) {
 					r.log.Warn("writing reports failed; retrying", "err", err, "pending", len(batch))
 					failing = true
 				}
-				if !b.Wait(ctx) {
+				if !b.WaitUntil(ctx, etcdclient.Answers(r.cli)) {
 					return
 				}
 				continue

@@ -13,6 +13,7 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/skydns/skydns/internal/backoff"
+	"github.com/skydns/skydns/internal/etcdclient"
 	"github.com/skydns/skydns/internal/health"
 )
 
@@ -120,7 +121,7 @@ func (s *Scheduler) lead(ctx context.Context, el *concurrency.Election) error {
 		case <-s.kick:
 			// Do not spin on etcd errors at the rate events arrive: every
 			// failed round is a full one.
-			if l.failing && !retry.Wait(ctx) {
+			if l.failing && !retry.WaitUntil(ctx, etcdclient.Answers(s.cli)) {
 				return nil
 			}
 		case <-tick.C:

@@ -109,7 +109,7 @@ func registerStore(reg prometheus.Registerer, s *zone.Store) {
 		}),
 		gauge("skydns_view_health_ips", "IPs with a health status.", func() float64 { t, _ := s.HealthCount(); return float64(t) }),
 		gauge("skydns_view_health_down_ips", "IPs whose status is DOWN.", func() float64 { _, d := s.HealthCount(); return float64(d) }),
-		gauge("skydns_etcd_revision", "Lowest etcd revision the views are at.", func() float64 { return float64(s.Status().Revision) }),
+		gauge("skydns_etcd_revision", "Highest etcd revision heard from etcd (compare with etcdctl endpoint status).", func() float64 { return float64(s.Status().Seen) }),
 		gauge("skydns_etcd_stale", "1 while etcd has not confirmed the view recently; answers come from the last state.", func() float64 { return b2f(s.Status().Stale) }),
 		gauge("skydns_etcd_ready", "1 once every view has loaded.", func() float64 { return b2f(s.Status().Loaded) }),
 		gauge("skydns_etcd_last_sync_age_seconds", "Seconds since etcd last confirmed the view current.", func() float64 {

@@ -42,7 +42,7 @@ func Handler(o Options) http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		st := o.Store.Status()
 		ready := st.Loaded && (o.Ready == nil || o.Ready())
-		body := map[string]any{"ready": ready, "stale": st.Stale, "revision": st.Revision}
+		body := map[string]any{"ready": ready, "stale": st.Stale, "revision": st.Seen}
 		if !st.LastSync.IsZero() {
 			body["last_sync"] = st.LastSync.UTC().Format(time.RFC3339Nano)
 		}
@@ -98,7 +98,7 @@ func (o Options) summary(w http.ResponseWriter, r *http.Request) {
 		"names":               names,
 		"health_ips":          ips,
 		"health_down":         down,
-		"etcd_revision":       st.Revision,
+		"etcd_revision":       st.Seen,
 		"etcd_stale":          st.Stale,
 		"uptime_seconds":      int64(time.Since(o.Start).Seconds()),
 		"etcd_reloads":        st.Reloads,

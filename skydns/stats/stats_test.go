@@ -3,6 +3,7 @@ package stats
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -156,5 +157,64 @@ func TestHTTP(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("stats without a configured token = %d, want 403", resp.StatusCode)
+	}
+}
+
+// /readyz "revision" is the highest revision heard from etcd, which an
+// operator compares with `etcdctl endpoint status`: it follows writes
+// anywhere in etcd, also when none touches the served prefixes (the lowest
+// view revision stayed at the first load's for ever).
+func TestReadyzRevisionFollowsEtcd(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client()
+	store := zone.New(zone.Options{Prefix: "/skydns", Zones: []string{"skydns.local."}, StatusPath: "/skydns/monitor/status/",
+		View: etcdview.Options{ProgressInterval: 100 * time.Millisecond}})
+	reg := prometheus.NewRegistry()
+	srv := httptest.NewServer(Handler(Options{Gatherer: reg, Store: store, Metrics: server.NewMetrics(reg, store), Start: time.Now()}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := store.Start(ctx, cli)
+	defer func() { cancel(); wait() }()
+
+	readyz := func() int64 {
+		t.Helper()
+		resp, err := http.Get(srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct{ Revision int64 }
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return body.Revision
+	}
+	for _, tc := range []struct {
+		what string
+		key  string
+	}{
+		{"a write outside every served prefix", "/elsewhere/k"},
+		{"a record", "/skydns/local/skydns/web/00000001"},
+		{"a health status", "/skydns/monitor/status/192.0.2.1"},
+	} {
+		var rev int64
+		for i := range 3 {
+			r, err := cli.Put(context.Background(), tc.key, fmt.Sprintf(`{"host":"192.0.2.1","status":"UP","n":%d}`, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rev = r.Header.Revision
+		}
+		status, err := cli.Status(context.Background(), e.Endpoints()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for readyz() != status.Header.Revision {
+			if time.Now().After(deadline) {
+				t.Fatalf("after %s: /readyz revision %d, etcdctl endpoint status says %d (last write %d)", tc.what, readyz(), status.Header.Revision, rev)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }

@@ -245,7 +245,8 @@ func (s *Store) Ready(ctx context.Context) bool {
 type Status struct {
 	Loaded   bool
 	Stale    bool
-	Revision int64
+	Revision int64 // the lowest revision a view's state is at (that of its prefix's last change)
+	Seen     int64 // the highest revision heard from etcd: what /readyz reports
 	LastSync time.Time
 	Reloads  int64
 	Restarts int64
@@ -261,6 +262,7 @@ func (s *Store) Status() Status {
 		if i == 0 || vs.Revision < st.Revision {
 			st.Revision = vs.Revision
 		}
+		st.Seen = max(st.Seen, vs.Seen)
 		if i == 0 || vs.LastSync.Before(st.LastSync) {
 			st.LastSync = vs.LastSync
 		}
