@@ -7,13 +7,13 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/topology"
+	"github.com/skydns/skydns/skydns/explain"
 	"github.com/skydns/skydns/skydns/zone"
 )
 
@@ -157,7 +157,7 @@ func ParseExplainRequest(name, qtype, client string, from netip.Addr) (ExplainRe
 // Explain answers r as the server would, recording why. The answer is
 // that of TCP: over UDP a large one is truncated. It reads etcd (record
 // keys, whole status values; see zone/explain.go), never on a query.
-func (h *Handler) Explain(ctx context.Context, r ExplainRequest) (*Explanation, error) {
+func (h *Handler) Explain(ctx context.Context, r ExplainRequest) (*explain.Explanation, error) {
 	req := new(dns.Msg)
 	req.SetQuestion(r.Name, r.Type)
 	if r.ECS.IsValid() {
@@ -177,131 +177,10 @@ func (h *Handler) Explain(ctx context.Context, r ExplainRequest) (*Explanation, 
 	return h.explanation(ctx, r, q, resp)
 }
 
-// Explanation is the JSON of /skydns/explain, for people (through
-// skydns-apicmd -explain) and for the console. docs/explain.md describes
-// every field.
-type Explanation struct {
-	Query  ExplainQuery  `json:"query"`
-	Client ExplainClient `json:"client"`
-	// Names is one entry per name answered: the name asked, then each
-	// alias target along a CNAME chain.
-	Names  []ExplainName `json:"names"`
-	Answer ExplainAnswer `json:"answer"`
-	// Revisions are the etcd revisions of the data explained.
-	Revisions ExplainRevisions `json:"revisions"`
-	Notes     []string         `json:"notes,omitempty"`
-}
-
-type ExplainQuery struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-}
-
-type ExplainClient struct {
-	Address string `json:"address"`
-	ECS     string `json:"ecs,omitempty"` // the client subnet, when one was given
-	// Key is the hold-one rendezvous key (hex) and KeyFrom what it hashes.
-	Key     string `json:"key"`
-	KeyFrom string `json:"key_from"`
-	// Site is the client's site ("" for none); SiteFrom what placed it.
-	Site     string `json:"site"`
-	SiteFrom string `json:"site_from"`
-}
-
-type ExplainName struct {
-	Name    string `json:"name"`
-	AliasTo string `json:"alias_to,omitempty"` // a CNAME: the chain goes on there
-	// Records are the name's address records of the family asked, with
-	// the etcd key each came from.
-	Records []ExplainRecord `json:"records"`
-	Health  []ExplainHealth `json:"health"`
-	Policy  *ExplainPolicy  `json:"policy,omitempty"`
-	// Steps are the sets left after each step, in the order applied.
-	Steps []ExplainStep `json:"steps"`
-	// ECSScope is the scope (prefix length) this name's answer holds for
-	// as far as sites go; the reply's is in Answer.
-	ECSScope int `json:"ecs_scope"`
-}
-
-type ExplainRecord struct {
-	IP       string `json:"ip"`
-	Key      string `json:"key"` // "" when etcd no longer has it
-	TTL      uint32 `json:"ttl,omitempty"`
-	Weight   uint16 `json:"weight,omitempty"`
-	Priority uint16 `json:"priority,omitempty"`
-	Port     uint16 `json:"port,omitempty"`
-	Site     string `json:"site,omitempty"`
-	// Duplicate: an earlier record holds the same IP and port; the
-	// answers list the IP once.
-	Duplicate bool `json:"duplicate,omitempty"`
-}
-
-// ExplainHealth is an IP's health as the server sees it: Status is the
-// word the query path used; the rest is its status value's.
-type ExplainHealth struct {
-	IP       string     `json:"ip"`
-	Status   string     `json:"status"` // UP, DOWN or UNKNOWN (no status yet)
-	Served   bool       `json:"served"` // passes the health filter
-	Since    *time.Time `json:"since,omitempty"`
-	Reason   string     `json:"reason,omitempty"`
-	Votes    string     `json:"votes,omitempty"`
-	Override bool       `json:"override,omitempty"`
-	// Checks will hold each check's verdict (issue 12); empty until the
-	// status values carry them.
-	Checks []ExplainCheck `json:"checks"`
-}
-
-// ExplainCheck is one health check's verdict on an IP (not yet reported).
-type ExplainCheck struct {
-	Check  string `json:"check"`
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"`
-}
-
-type ExplainPolicy struct {
-	Key     string `json:"key"`
-	Present bool   `json:"present"` // the key exists (and parsed)
-	// Settings are those in force, each with where it came from.
-	Settings []ExplainSetting `json:"settings"`
-}
-
-type ExplainSetting struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-	From  string `json:"from"` // "policy" or "server default"
-}
-
-// ExplainStep is one step of the decision: Step is records, health, site,
-// all-down, selection or cap; Addresses the set it left, in order.
-type ExplainStep struct {
-	Step      string   `json:"step"`
-	Addresses []string `json:"addresses"`
-	Detail    string   `json:"detail,omitempty"`
-}
-
-type ExplainAnswer struct {
-	Rcode     string   `json:"rcode"`
-	Answer    []string `json:"answer"`
-	Authority []string `json:"authority"`
-	// ECSScope is the scope of the reply's client subnet option; absent
-	// when the query had none.
-	ECSScope *int `json:"ecs_scope,omitempty"`
-}
-
-type ExplainRevisions struct {
-	Records int64 `json:"records,omitempty"`
-	Health  int64 `json:"health,omitempty"`
-}
-
-const (
-	fromPolicy  = "policy"
-	fromDefault = "server default"
-)
-
-func (h *Handler) explanation(ctx context.Context, r ExplainRequest, q *query, resp *dns.Msg) (*Explanation, error) {
-	e := &Explanation{
-		Query: ExplainQuery{Name: r.Name, Type: dns.TypeToString[r.Type]},
-		Names: []ExplainName{},
+func (h *Handler) explanation(ctx context.Context, r ExplainRequest, q *query, resp *dns.Msg) (*explain.Explanation, error) {
+	e := &explain.Explanation{
+		Query: explain.Query{Name: r.Name, Type: dns.TypeToString[r.Type]},
+		Names: []explain.Name{},
 	}
 	if e.Query.Type == "" {
 		e.Query.Type = "TYPE" + strconv.Itoa(int(r.Type))
@@ -318,7 +197,7 @@ func (h *Handler) explanation(ctx context.Context, r ExplainRequest, q *query, r
 		}
 		e.Names = append(e.Names, en)
 	}
-	e.Answer = ExplainAnswer{Rcode: dns.RcodeToString[resp.Rcode], Answer: rrStrings(resp.Answer), Authority: rrStrings(resp.Ns)}
+	e.Answer = explain.Answer{Rcode: dns.RcodeToString[resp.Rcode], Answer: rrStrings(resp.Answer), Authority: rrStrings(resp.Ns)}
 	if opt := resp.IsEdns0(); opt != nil {
 		for _, o := range opt.Option {
 			if s, ok := o.(*dns.EDNS0_SUBNET); ok {
@@ -333,8 +212,8 @@ func (h *Handler) explanation(ctx context.Context, r ExplainRequest, q *query, r
 	return e, nil
 }
 
-func (h *Handler) explainClient(c client, r ExplainRequest) ExplainClient {
-	ec := ExplainClient{Address: r.Client.String(), Key: fmt.Sprintf("%016x", h.key(c))}
+func (h *Handler) explainClient(c client, r ExplainRequest) explain.Client {
+	ec := explain.Client{Address: r.Client.String(), Key: fmt.Sprintf("%016x", h.key(c))}
 	if r.ECS.IsValid() {
 		ec.ECS = r.ECS.String()
 	}
@@ -366,8 +245,8 @@ func (h *Handler) explainClient(c client, r ExplainRequest) ExplainClient {
 	return ec
 }
 
-func (h *Handler) explainName(ctx context.Context, n *nameTrace, e *Explanation) (ExplainName, error) {
-	en := ExplainName{Name: n.name, AliasTo: n.aliasTo, Records: []ExplainRecord{}, Health: []ExplainHealth{}, Steps: []ExplainStep{}, ECSScope: n.scope}
+func (h *Handler) explainName(ctx context.Context, n *nameTrace, e *explain.Explanation) (explain.Name, error) {
+	en := explain.Name{Name: n.name, AliasTo: n.aliasTo, Records: []explain.Record{}, Health: []explain.Health{}, Steps: []explain.Step{}, ECSScope: n.scope}
 	if n.aliasTo != "" {
 		return en, nil
 	}
@@ -382,7 +261,7 @@ func (h *Handler) explainName(ctx context.Context, n *nameTrace, e *Explanation)
 	e.Revisions.Records = max(e.Revisions.Records, krev)
 	var ips []netip.Addr
 	for _, a := range n.records {
-		rec := ExplainRecord{IP: a.IP().String(), Key: keys[a.KeyHash()], TTL: a.TTL, Weight: a.Weight,
+		rec := explain.Record{IP: a.IP().String(), Key: keys[a.KeyHash()], TTL: a.TTL, Weight: a.Weight,
 			Priority: a.Priority, Port: a.Port, Duplicate: a.Dup()}
 		if s := a.Site(); s >= 0 && n.top != nil {
 			rec.Site = n.top.Name(s)
@@ -399,7 +278,7 @@ func (h *Handler) explainName(ctx context.Context, n *nameTrace, e *Explanation)
 	e.Revisions.Health = max(e.Revisions.Health, hrev)
 	for _, ip := range ips {
 		st := h.store.State(ip) // what Healthy read
-		eh := ExplainHealth{IP: ip.String(), Status: st.String(), Checks: []ExplainCheck{},
+		eh := explain.Health{IP: ip.String(), Status: st.String(), Checks: []explain.Check{},
 			Served: st == health.Up || st == health.Unknown && h.cfg.ServeUnchecked}
 		if d, ok := details[ip]; ok {
 			if !d.Since.IsZero() {
@@ -415,29 +294,29 @@ func (h *Handler) explainName(ctx context.Context, n *nameTrace, e *Explanation)
 }
 
 // steps renders the sets pick left, one step each.
-func (n *nameTrace) steps(serveUnchecked bool) []ExplainStep {
-	steps := []ExplainStep{{Step: "records", Addresses: addrStrings(n.records), Detail: "the name's " + dns.TypeToString[n.qtype] + " records"}}
+func (n *nameTrace) steps(serveUnchecked bool) []explain.Step {
+	steps := []explain.Step{{Step: "records", Addresses: addrStrings(n.records), Detail: "the name's " + dns.TypeToString[n.qtype] + " records"}}
 	detail := "UP addresses (each once)"
 	if serveUnchecked {
 		detail = "UP addresses and those not checked yet (serve-unchecked), each once"
 	}
-	steps = append(steps, ExplainStep{Step: "health", Addresses: addrStrings(n.healthy), Detail: detail})
+	steps = append(steps, explain.Step{Step: "health", Addresses: addrStrings(n.healthy), Detail: detail})
 	switch {
 	case n.siteRan:
-		steps = append(steps, ExplainStep{Step: "site", Addresses: addrStrings(n.local), Detail: n.siteDetail()})
+		steps = append(steps, explain.Step{Step: "site", Addresses: addrStrings(n.local), Detail: n.siteDetail()})
 	case n.top.Len() == 0:
-		steps = append(steps, ExplainStep{Step: "site", Addresses: addrStrings(n.healthy), Detail: "skipped: no sites are defined"})
+		steps = append(steps, explain.Step{Step: "site", Addresses: addrStrings(n.healthy), Detail: "skipped: no sites are defined"})
 	case n.pol != nil && n.pol.Topology == policy.TopologyAny:
-		steps = append(steps, ExplainStep{Step: "site", Addresses: addrStrings(n.healthy), Detail: "skipped: the policy's topology is any"})
+		steps = append(steps, explain.Step{Step: "site", Addresses: addrStrings(n.healthy), Detail: "skipped: the policy's topology is any"})
 	case !n.sited:
-		steps = append(steps, ExplainStep{Step: "site", Addresses: addrStrings(n.healthy), Detail: "skipped: none of the name's addresses is in a site"})
+		steps = append(steps, explain.Step{Step: "site", Addresses: addrStrings(n.healthy), Detail: "skipped: none of the name's addresses is in a site"})
 	default:
-		steps = append(steps, ExplainStep{Step: "site", Addresses: addrStrings(n.healthy), Detail: "skipped: no healthy address"})
+		steps = append(steps, explain.Step{Step: "site", Addresses: addrStrings(n.healthy), Detail: "skipped: no healthy address"})
 	}
 	if n.down != "" {
-		from := fromDefault
+		from := explain.FromDefault
 		if n.pol != nil && n.pol.AllDown != policy.AllDownDefault {
-			from = fromPolicy
+			from = explain.FromPolicy
 		}
 		d := fmt.Sprintf("nothing healthy left: action %s (%s)", n.down, from)
 		switch n.down {
@@ -446,14 +325,14 @@ func (n *nameTrace) steps(serveUnchecked bool) []ExplainStep {
 		case policy.AllDownNone:
 			d += ": no address (NODATA)"
 		}
-		steps = append(steps, ExplainStep{Step: "all-down", Addresses: addrStrings(n.afterDown), Detail: d})
+		steps = append(steps, explain.Step{Step: "all-down", Addresses: addrStrings(n.afterDown), Detail: d})
 		if n.mode == policy.ModeDefault { // pick stopped here
 			return steps
 		}
 	} else {
-		steps = append(steps, ExplainStep{Step: "all-down", Addresses: addrStrings(n.local0()), Detail: "skipped: some address is healthy"})
+		steps = append(steps, explain.Step{Step: "all-down", Addresses: addrStrings(n.local0()), Detail: "skipped: some address is healthy"})
 	}
-	sel := ExplainStep{Step: "selection", Addresses: addrStrings(n.selected), Detail: "mode " + string(n.mode)}
+	sel := explain.Step{Step: "selection", Addresses: addrStrings(n.selected), Detail: "mode " + string(n.mode)}
 	switch n.mode {
 	case policy.ModeRandom, policy.ModeWeighted:
 		sel.Detail += fmt.Sprintf(": one of %d drawn anew on every query; this is one such draw", n.candidates)
@@ -469,7 +348,7 @@ func (n *nameTrace) steps(serveUnchecked bool) []ExplainStep {
 	if n.limit > 0 {
 		capDetail = fmt.Sprintf("at most %d", n.limit)
 	}
-	steps = append(steps, ExplainStep{Step: "cap", Addresses: addrStrings(n.final), Detail: capDetail})
+	steps = append(steps, explain.Step{Step: "cap", Addresses: addrStrings(n.final), Detail: capDetail})
 	return steps
 }
 
@@ -503,19 +382,19 @@ func (n *nameTrace) siteDetail() string {
 	return fmt.Sprintf("no site has %d healthy: anywhere", least)
 }
 
-func (h *Handler) explainPolicy(n *nameTrace) *ExplainPolicy {
-	p := &ExplainPolicy{Key: h.store.PolicyKey(n.name), Present: n.pol != nil, Settings: []ExplainSetting{}}
+func (h *Handler) explainPolicy(n *nameTrace) *explain.Policy {
+	p := &explain.Policy{Key: h.store.PolicyKey(n.name), Present: n.pol != nil, Settings: []explain.Setting{}}
 	pol := n.pol
 	if !n.hasPolicy { // the name has no addresses: pick did not read it
 		pol = h.store.Policy(n.name)
 		p.Present = pol != nil
 	}
 	set := func(name, value string, fromPol bool) {
-		from := fromDefault
+		from := explain.FromDefault
 		if fromPol {
-			from = fromPolicy
+			from = explain.FromPolicy
 		}
-		p.Settings = append(p.Settings, ExplainSetting{Name: name, Value: value, From: from})
+		p.Settings = append(p.Settings, explain.Setting{Name: name, Value: value, From: from})
 	}
 	var zero policy.Policy
 	if pol == nil {

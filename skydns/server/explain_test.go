@@ -17,6 +17,7 @@ import (
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/skydns/explain"
 )
 
 // explainCase is one query to explain and then ask: a name, a client of a
@@ -46,7 +47,7 @@ func mustJSONString(p *policy.Policy) string {
 // explainAndAsk explains the case, then asks the same server over UDP as
 // the same client: with nothing in between, round robin's next order is
 // the one explained.
-func explainAndAsk(t *testing.T, s *harness, c explainCase) (*Explanation, *dns.Msg) {
+func explainAndAsk(t *testing.T, s *harness, c explainCase) (*explain.Explanation, *dns.Msg) {
 	t.Helper()
 	sc := siteClients[c.client]
 	var req ExplainRequest
@@ -78,7 +79,7 @@ func explainAndAsk(t *testing.T, s *harness, c explainCase) (*Explanation, *dns.
 // rcode, authority, ECS scope and answer records, in order. Random and
 // weighted draw anew on every query, so for them the answer is one record
 // from the set the selection step drew from, and equal otherwise.
-func checkSame(t *testing.T, c explainCase, e *Explanation, m *dns.Msg) {
+func checkSame(t *testing.T, c explainCase, e *explain.Explanation, m *dns.Msg) {
 	t.Helper()
 	fail := func(format string, args ...any) {
 		t.Helper()
@@ -116,7 +117,7 @@ func checkSame(t *testing.T, c explainCase, e *Explanation, m *dns.Msg) {
 
 // lastDraw is the set a random or weighted selection of the last name drew
 // from, nil for the other modes.
-func lastDraw(e *Explanation) []string {
+func lastDraw(e *explain.Explanation) []string {
 	if len(e.Names) == 0 {
 		return nil
 	}
@@ -129,7 +130,7 @@ func lastDraw(e *Explanation) []string {
 	return nil
 }
 
-func step(t *testing.T, n ExplainName, name string) ExplainStep {
+func step(t *testing.T, n explain.Name, name string) explain.Step {
 	t.Helper()
 	for _, s := range n.Steps {
 		if s.Step == name {
@@ -137,16 +138,16 @@ func step(t *testing.T, n ExplainName, name string) ExplainStep {
 		}
 	}
 	t.Fatalf("%s: no step %s in %+v", n.Name, name, n.Steps)
-	return ExplainStep{}
+	return explain.Step{}
 }
 
-func setting(p *ExplainPolicy, name string) ExplainSetting {
+func setting(p *explain.Policy, name string) explain.Setting {
 	for _, s := range p.Settings {
 		if s.Name == name {
 			return s
 		}
 	}
-	return ExplainSetting{}
+	return explain.Setting{}
 }
 
 // TestExplain reads as the spec of an explanation: for each case, what
@@ -159,10 +160,10 @@ func TestExplain(t *testing.T) {
 
 	tests := []struct {
 		c     explainCase
-		check func(t *testing.T, e *Explanation)
+		check func(t *testing.T, e *explain.Explanation)
 	}{{
 		c: explainCase{name: "web.skydns.local.", qtype: dns.TypeA, client: "bj", byECS: true, down: []string{bj2}},
-		check: func(t *testing.T, e *Explanation) {
+		check: func(t *testing.T, e *explain.Explanation) {
 			if e.Client.Site != "bj" || e.Client.ECS != "198.51.100.7/32" || len(e.Client.Key) != 16 {
 				t.Errorf("client %+v", e.Client)
 			}
@@ -176,7 +177,7 @@ func TestExplain(t *testing.T) {
 			if n.ECSScope != 24 || *e.Answer.ECSScope != 24 {
 				t.Errorf("ECS scope %d, answer's %d, want 24", n.ECSScope, *e.Answer.ECSScope)
 			}
-			if s := setting(n.Policy, "mode"); s.Value != "all" || s.From != fromDefault {
+			if s := setting(n.Policy, "mode"); s.Value != "all" || s.From != explain.FromDefault {
 				t.Errorf("mode %+v", s)
 			}
 			for _, r := range n.Records {
@@ -199,12 +200,12 @@ func TestExplain(t *testing.T) {
 	}, {
 		c: explainCase{name: "web.skydns.local.", qtype: dns.TypeA, client: "bj", byECS: true, down: []string{bj1, bj2, vip},
 			pol: &policy.Policy{Mode: policy.ModeHoldOne, MinHealthy: 1}},
-		check: func(t *testing.T, e *Explanation) {
+		check: func(t *testing.T, e *explain.Explanation) {
 			n := e.Names[0]
 			if st := step(t, n, "site"); !slices.Equal(sorted(st.Addresses), sorted(sh)) || !strings.Contains(st.Detail, "fallback site sh") {
 				t.Errorf("site step %+v", st)
 			}
-			if s := setting(n.Policy, "mode"); s.Value != "hold-one" || s.From != fromPolicy || !n.Policy.Present {
+			if s := setting(n.Policy, "mode"); s.Value != "hold-one" || s.From != explain.FromPolicy || !n.Policy.Present {
 				t.Errorf("mode %+v", s)
 			}
 			if got := step(t, n, "cap").Addresses; len(got) != 1 {
@@ -214,7 +215,7 @@ func TestExplain(t *testing.T) {
 	}, {
 		c: explainCase{name: "web.skydns.local.", qtype: dns.TypeA, client: "sh", byECS: false, down: webIPs,
 			pol: &policy.Policy{AllDown: policy.AllDownFallback, Fallback: []string{"198.51.100.53"}}},
-		check: func(t *testing.T, e *Explanation) {
+		check: func(t *testing.T, e *explain.Explanation) {
 			n := e.Names[0]
 			if st := step(t, n, "all-down"); !slices.Equal(st.Addresses, []string{"198.51.100.53"}) || !strings.Contains(st.Detail, "fallback (policy)") {
 				t.Errorf("all-down step %+v", st)
@@ -226,7 +227,7 @@ func TestExplain(t *testing.T) {
 	}, {
 		c: explainCase{name: "web.skydns.local.", qtype: dns.TypeA, client: "none", byECS: false, down: webIPs,
 			pol: &policy.Policy{AllDown: policy.AllDownServfail}},
-		check: func(t *testing.T, e *Explanation) {
+		check: func(t *testing.T, e *explain.Explanation) {
 			if e.Answer.Rcode != "SERVFAIL" || !strings.Contains(step(t, e.Names[0], "all-down").Detail, "SERVFAIL") {
 				t.Errorf("answer %+v", e.Answer)
 			}
@@ -234,7 +235,7 @@ func TestExplain(t *testing.T) {
 	}, {
 		c: explainCase{name: "alias.skydns.local.", qtype: dns.TypeA, client: "gz", byECS: true,
 			pol: &policy.Policy{MaxAnswers: 1, Topology: policy.TopologyAny}},
-		check: func(t *testing.T, e *Explanation) {
+		check: func(t *testing.T, e *explain.Explanation) {
 			if len(e.Names) != 2 || e.Names[0].AliasTo != "web.skydns.local." {
 				t.Fatalf("names %+v", e.Names)
 			}
@@ -242,13 +243,13 @@ func TestExplain(t *testing.T) {
 			if st := step(t, n, "site"); !strings.Contains(st.Detail, "topology is any") {
 				t.Errorf("site step %+v", st)
 			}
-			if st := step(t, n, "cap"); len(st.Addresses) != 1 || setting(n.Policy, "max-answers").From != fromPolicy {
+			if st := step(t, n, "cap"); len(st.Addresses) != 1 || setting(n.Policy, "max-answers").From != explain.FromPolicy {
 				t.Errorf("cap step %+v", st)
 			}
 		},
 	}, {
 		c: explainCase{name: "nothing.skydns.local.", qtype: dns.TypeA, client: "bj"},
-		check: func(t *testing.T, e *Explanation) {
+		check: func(t *testing.T, e *explain.Explanation) {
 			if e.Answer.Rcode != "NXDOMAIN" || len(e.Names) != 0 || len(e.Answer.Authority) != 1 {
 				t.Errorf("answer %+v names %+v", e.Answer, e.Names)
 			}
@@ -284,7 +285,7 @@ func TestExplainHealthDetails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ExplainHealth{IP: "192.0.2.31", Status: "DOWN", Since: &since, Reason: "tcp/5432: connection refused", Votes: "2/2 down", Override: true, Checks: []ExplainCheck{}}
+	want := explain.Health{IP: "192.0.2.31", Status: "DOWN", Since: &since, Reason: "tcp/5432: connection refused", Votes: "2/2 down", Override: true, Checks: []explain.Check{}}
 	got := e.Names[0].Health[0]
 	if got.IP != want.IP || got.Status != want.Status || got.Served || !got.Since.Equal(since) || got.Reason != want.Reason ||
 		got.Votes != want.Votes || !got.Override || got.Checks == nil {

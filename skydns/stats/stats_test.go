@@ -15,6 +15,7 @@ import (
 
 	"github.com/skydns/skydns/internal/etcdtest"
 	"github.com/skydns/skydns/internal/etcdview"
+	"github.com/skydns/skydns/skydns/explain"
 	"github.com/skydns/skydns/skydns/server"
 	"github.com/skydns/skydns/skydns/zone"
 )
@@ -246,7 +247,7 @@ func TestExplainHTTP(t *testing.T) {
 		{"v6only.skydns.local.", dns.TypeA}, {"v6only.skydns.local.", dns.TypeAAAA}, {"nope.skydns.local.", dns.TypeA},
 	} {
 		code, body := get("/skydns/explain?name="+q.name+"&type="+dns.TypeToString[q.qtype], "s3cret")
-		var ex server.Explanation
+		var ex explain.Explanation
 		if err := json.Unmarshal([]byte(body), &ex); code != http.StatusOK || err != nil {
 			t.Fatalf("%s: %d %s %v", q.name, code, body, err)
 		}
