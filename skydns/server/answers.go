@@ -69,7 +69,7 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client, tr *
 		all = node.V6()
 	}
 	if tr != nil {
-		tr.top, tr.sited = top, sited
+		tr.node, tr.v6, tr.top, tr.sited = node, v6, top, sited
 		tr.records = append(tr.records, all...)
 	}
 	if len(all) == 0 {

@@ -36,6 +36,8 @@ type nameTrace struct {
 	aliasTo   string // set instead of the rest when the name is an alias
 	pol       *policy.Policy
 	hasPolicy bool // pick read the policy (the name has addresses)
+	node      *zone.Node
+	v6        bool
 	top       *topology.Topology
 	sited     bool
 	records   []zone.Addr // the name's addresses of the family, placed
@@ -259,11 +261,17 @@ func (h *Handler) explainName(ctx context.Context, n *nameTrace, e *explain.Expl
 		return en, fmt.Errorf("explain: record keys of %s: %w", n.name, err)
 	}
 	e.Revisions.Records = max(e.Revisions.Records, krev)
+	// A name whose policy ignores sites was not placed: place it here, so
+	// that every record shows its site all the same.
+	placed := n.records
+	if !n.sited && n.top.Len() > 0 {
+		placed, _ = n.node.Placement(n.top).Family(n.v6)
+	}
 	var ips []netip.Addr
-	for _, a := range n.records {
+	for i, a := range n.records {
 		rec := explain.Record{IP: a.IP().String(), Key: keys[a.KeyHash()], TTL: a.TTL, Weight: a.Weight,
 			Priority: a.Priority, Port: a.Port, Duplicate: a.Dup()}
-		if s := a.Site(); s >= 0 && n.top != nil {
+		if s := placed[i].Site(); s >= 0 {
 			rec.Site = n.top.Name(s)
 		}
 		en.Records = append(en.Records, rec)

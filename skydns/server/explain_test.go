@@ -243,6 +243,11 @@ func TestExplain(t *testing.T) {
 			if st := step(t, n, "site"); !strings.Contains(st.Detail, "topology is any") {
 				t.Errorf("site step %+v", st)
 			}
+			for _, r := range n.Records {
+				if r.IP == sh1 && r.Site != "sh" {
+					t.Errorf("record %+v: the site is shown even where the policy ignores it", r)
+				}
+			}
 			if st := step(t, n, "cap"); len(st.Addresses) != 1 || setting(n.Policy, "max-answers").From != explain.FromPolicy {
 				t.Errorf("cap step %+v", st)
 			}
