@@ -14,9 +14,11 @@
 //	skydns-apicmd -sites
 //	skydns-apicmd -site sh -networks "198.51.100.0/25;2001:db8:1::/48" -fallback gz
 //	skydns-apicmd -delete-site sh
+//	skydns-apicmd -explain cctv2.skydns.local -client 192.0.2.7
 //
 // The address and token come from -addr and -token, or SKYDNS_API_ADDR and
-// SKYDNS_API_TOKEN.
+// SKYDNS_API_TOKEN; -explain asks the DNS server itself, at -dns-stats-addr
+// with -stats-token, or SKYDNS_STATS_ADDR and SKYDNS_STATS_TOKEN.
 package main
 
 import (
@@ -61,6 +63,8 @@ type options struct {
 	sites                 bool
 	site, deleteSite      string
 	networks, fallback    string
+	explain, client       string
+	statsAddr, statsToken string
 }
 
 // usageError is a mistake in the flags: exit 2 with the usage hint.
@@ -91,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	fs.StringVar(&o.ips, "ips", "", "IPs, separated by ; (create, delete)")
 	fs.StringVar(&o.alias, "alias", "", "with create: make this name an alias (CNAME) of -domain")
 	fs.StringVar(&o.updates, "updates", "", `with update: "ips:old->new;old2->new2", "alias:old->new", "hosts:old->new" or "text:old->new"`)
-	fs.StringVar(&o.typ, "type", "", "record type: A, AAAA, CNAME, SRV, NS, MX or TXT (default from the other flags)")
+	fs.StringVar(&o.typ, "type", "", "record type: A, AAAA, CNAME, SRV, NS, MX or TXT (default from the other flags); with -explain, the query type (default A)")
 	fs.StringVar(&o.hosts, "hosts", "", "target names of SRV, NS or MX records, separated by ;")
 	fs.StringVar(&o.ports, "ports", "", "SRV ports, separated by ;: one for all targets or one per target")
 	fs.StringVar(&o.text, "text", "", "TXT record text")
@@ -111,6 +115,14 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	fs.StringVar(&o.deleteSite, "delete-site", "", "delete the `site`")
 	fs.StringVar(&o.networks, "networks", "", `with -site: the site's networks (CIDRs), separated by ;, or "none"`)
 	fs.StringVar(&o.fallback, "fallback", "", `with -site: the sites to fall back to, in order, separated by ;, or "none" (all other sites)`)
+	fs.StringVar(&o.explain, "explain", "", "ask the DNS server why it answers `name` as it does (records, health, site, policy, each step)")
+	fs.StringVar(&o.client, "client", "", "with -explain: the client `IP`, or the network a resolver sends as its client subnet (default: this machine as the server sees it)")
+	defStats := getenv("SKYDNS_STATS_ADDR")
+	if defStats == "" {
+		defStats = "127.0.0.1:9153"
+	}
+	fs.StringVar(&o.statsAddr, "dns-stats-addr", defStats, "with -explain: the DNS server's stats listener, host:port or a URL (env SKYDNS_STATS_ADDR)")
+	fs.StringVar(&o.statsToken, "stats-token", "", "with -explain: the stats token (statsServerAuthToken) (default: env SKYDNS_STATS_TOKEN)")
 	fs.BoolVar(&o.json, "json", false, "print the API's JSON instead of text")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long one request may take")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
@@ -120,10 +132,16 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		}
 		return exitUsage
 	}
-	tokenSet := false
-	fs.Visit(func(f *flag.Flag) { tokenSet = tokenSet || f.Name == "token" })
+	tokenSet, statsTokenSet := false, false
+	fs.Visit(func(f *flag.Flag) {
+		tokenSet = tokenSet || f.Name == "token"
+		statsTokenSet = statsTokenSet || f.Name == "stats-token"
+	})
 	if !tokenSet {
 		o.token = getenv("SKYDNS_API_TOKEN")
+	}
+	if !statsTokenSet {
+		o.statsToken = getenv("SKYDNS_STATS_TOKEN")
 	}
 	if o.showVersion {
 		fmt.Fprintln(stdout, version.String("skydns-apicmd"))
@@ -148,6 +166,12 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 
 // do runs the one action the flags ask for; warnings go to warn.
 func do(o *options, out, warn io.Writer) error {
+	switch {
+	case o.explain != "":
+		return explainName(o, out)
+	case o.client != "":
+		return usagef("-client goes with -explain")
+	}
 	c, err := newClient(o.addr, o.token, o.caFile, o.timeout)
 	if err != nil {
 		return err
@@ -179,7 +203,7 @@ func do(o *options, out, warn io.Writer) error {
 		return setPolicy(c, o, out)
 	}
 	if o.method == "" {
-		return usagef("nothing to do: give -list, -show, -status, -overrides, -drain, -force-up, -undrain, -sites, -site, -delete-site or -method create|update|delete")
+		return usagef("nothing to do: give -list, -show, -status, -explain, -overrides, -drain, -force-up, -undrain, -sites, -site, -delete-site or -method create|update|delete")
 	}
 	if o.domain == "" {
 		return usagef("-method %s needs -domain", o.method)

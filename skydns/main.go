@@ -124,7 +124,7 @@ func run(ctx context.Context, cfg *config.DNS, env daemon.Env) error {
 			return err
 		}
 		httpSrv = monitor.NewHTTPServer(stats.Handler(stats.Options{
-			Gatherer: reg, Store: store, Metrics: metrics, Token: cfg.Stats.AuthToken, Start: time.Now(),
+			Gatherer: reg, Store: store, Metrics: metrics, Handler: h, Token: cfg.Stats.AuthToken, Start: time.Now(),
 			Ready: ready.Load,
 		}), log)
 		go func() {

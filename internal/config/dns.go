@@ -58,7 +58,7 @@ type FunSection struct {
 // StatsSection is [Stats] of skydns.conf.
 type StatsSection struct {
 	Addr      string `ini:"statsServer" default:"127.0.0.1:9153" help:"address of the HTTP listener for /metrics, /healthz, /readyz and the stats API, host:port; empty: no listener"`
-	AuthToken string `ini:"statsServerAuthToken" default:"" help:"token the stats API (/skydns/stats) requires, as Authorization: Bearer or ?token=; empty: the stats API is refused"`
+	AuthToken string `ini:"statsServerAuthToken" default:"" help:"token the stats API (/skydns/stats, /skydns/explain) requires, as Authorization: Bearer or ?token=; empty: the stats API is refused"`
 }
 
 // Validate checks values that parse but cannot work.

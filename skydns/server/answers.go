@@ -46,11 +46,17 @@ func (h *Handler) key(c client) uint64 {
 //
 // scope is the ECS scope of the answer as far as sites go: the length of
 // the client prefix it holds for, 0 when the client's site did not matter.
-func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (chosen []zone.Addr, pol *policy.Policy, mode policy.Mode, rcode int, down policy.AllDown, scope int) {
+//
+// tr, nil on every query, records each step for an explanation (see
+// explain.go): the explanation is this code's own account of itself.
+func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client, tr *nameTrace) (chosen []zone.Addr, pol *policy.Policy, mode policy.Mode, rcode int, down policy.AllDown, scope int) {
 	if len(node.Addrs) == 0 {
 		return out, nil, policy.ModeDefault, dns.RcodeSuccess, "", 0
 	}
 	pol = h.store.Policy(node.Name)
+	if tr != nil {
+		tr.pol, tr.hasPolicy = pol, true
+	}
 	// With sites, the addresses come placed (and the node's own are not
 	// read: a cache miss less), and only a name some of whose addresses
 	// are in a site can answer differently per client.
@@ -62,13 +68,23 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (cho
 	} else if all = node.V4(); v6 {
 		all = node.V6()
 	}
+	if tr != nil {
+		tr.node, tr.v6, tr.top, tr.sited = node, v6, top, sited
+		tr.records = append(tr.records, all...)
+	}
 	if len(all) == 0 {
 		return out, nil, policy.ModeDefault, dns.RcodeSuccess, "", 0
 	}
 	var buf [16]zone.Addr
 	healthy := h.store.Healthy(buf[:0], all, h.cfg.ServeUnchecked)
+	if tr != nil {
+		tr.healthy = append(tr.healthy, healthy...)
+	}
 	if sited && len(healthy) > 0 {
-		healthy, scope = h.local(healthy, top, pol, c)
+		healthy, scope = h.local(healthy, top, pol, c, tr)
+		if tr != nil {
+			tr.local = append(tr.local, healthy...)
+		}
 	}
 	if len(healthy) == 0 {
 		action := h.cfg.DefaultAllDown
@@ -76,6 +92,9 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (cho
 			action = pol.AllDown
 		}
 		down = action
+		if tr != nil {
+			tr.down = action
+		}
 		switch action {
 		case policy.AllDownNone:
 			return out, pol, policy.ModeDefault, dns.RcodeSuccess, down, 0
@@ -85,6 +104,9 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (cho
 			healthy = fallback(buf[:0], pol, !v6)
 		default: // all: fail open, as if nothing had been checked
 			healthy = zone.AppendUnique(buf[:0], all)
+		}
+		if tr != nil {
+			tr.afterDown = append(tr.afterDown, healthy...)
 		}
 		if len(healthy) == 0 {
 			return out, pol, policy.ModeDefault, dns.RcodeSuccess, down, 0
@@ -103,20 +125,38 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (cho
 		chosen = append(chosen, selector.Weighted(healthy))
 	case policy.ModePriority:
 		var best [16]zone.Addr
-		chosen = selector.Rotate(chosen, selector.Priority(best[:0], healthy), h.rotor.Add(1))
+		chosen = selector.Rotate(chosen, selector.Priority(best[:0], healthy), h.turn(tr))
 	case policy.ModeHoldOne:
 		chosen = append(chosen, selector.HoldOne(healthy, h.key(c)))
 	default:
-		chosen = selector.Rotate(chosen, healthy, h.rotor.Add(1))
+		chosen = selector.Rotate(chosen, healthy, h.turn(tr))
 	}
 	limit := h.cfg.MaxAnswers
 	if pol != nil && pol.MaxAnswers > 0 {
 		limit = pol.MaxAnswers
 	}
+	if tr != nil {
+		tr.mode, tr.limit, tr.candidates = mode, limit, len(healthy)
+		tr.selected = append(tr.selected, chosen[len(out):]...)
+	}
 	if limit > 0 && len(chosen) > limit {
 		chosen = chosen[:limit]
 	}
+	if tr != nil {
+		tr.final = append(tr.final, chosen[len(out):]...)
+		tr.scope = scope
+	}
 	return chosen, pol, mode, dns.RcodeSuccess, down, scope
+}
+
+// turn is the rotation of the next answer. An explanation shows the order
+// the next query would get and leaves the rotor where it was: explaining
+// must not change what clients see.
+func (h *Handler) turn(tr *nameTrace) uint64 {
+	if tr != nil {
+		return h.rotor.Load() + 1
+	}
+	return h.rotor.Add(1)
 }
 
 // local narrows a name's healthy, placed addresses to the client's site:
@@ -124,9 +164,10 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client) (cho
 // of each fallback site in turn (or of all other sites together) by the
 // same rule, else all of them. It returns the set, in healthy's memory,
 // and the ECS scope it holds for.
-func (h *Handler) local(healthy []zone.Addr, top *topology.Topology, pol *policy.Policy, c client) ([]zone.Addr, int) {
+func (h *Handler) local(healthy []zone.Addr, top *topology.Topology, pol *policy.Policy, c client, tr *nameTrace) ([]zone.Addr, int) {
 	site, scope := clientSite(top, c)
 	if site < 0 {
+		tr.siteStep(siteNoClientSite, -1)
 		return healthy, scope
 	}
 	least := 1
@@ -148,19 +189,24 @@ func (h *Handler) local(healthy []zone.Addr, top *topology.Topology, pol *policy
 	case own == len(healthy):
 		// All local: the set, whatever min-healthy says (every later
 		// step would give it too).
+		tr.siteStep(siteAllOwn, site)
 		return healthy, scope
 	case own >= least:
+		tr.siteStep(siteOwn, site)
 		return keepSite(healthy, site, false), scope
 	}
 	fallback := top.Fallback(site)
 	for _, f := range fallback {
 		if countSite(healthy, f) >= least {
+			tr.siteStep(siteFallback, f)
 			return keepSite(healthy, f, false), scope
 		}
 	}
 	if len(fallback) == 0 && others >= least {
+		tr.siteStep(siteOthers, -1)
 		return keepSite(healthy, site, true), scope
 	}
+	tr.siteStep(siteAnywhere, -1)
 	return healthy, scope
 }
 
@@ -216,8 +262,9 @@ func (h *Handler) addrTTL(a zone.Addr, pol *policy.Policy) uint32 {
 // addresses answers A or AAAA from node.
 func (h *Handler) addresses(q *query, owner string, node *zone.Node, qtype uint16) {
 	var out [16]zone.Addr
-	chosen, pol, mode, rcode, down, scope := h.pick(out[:0], node, qtype == dns.TypeAAAA, q.who())
-	if down != "" {
+	tr := q.trace.name(node.Name, qtype)
+	chosen, pol, mode, rcode, down, scope := h.pick(out[:0], node, qtype == dns.TypeAAAA, q.who(), tr)
+	if down != "" && tr == nil { // an explanation is no query
 		h.metrics.allDown(down)
 	}
 	q.mode = mode

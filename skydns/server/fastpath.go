@@ -126,7 +126,7 @@ func (h *Handler) fast(out, pkt, scratch []byte, from netip.Addr) (resp []byte, 
 	}
 	var buf [16]zone.Addr
 	// No OPT option reaches here, so the ECS scope has nowhere to go.
-	chosen, pol, mode, rcode, down, _ := h.pick(buf[:0], node, wq.qtype == dns.TypeAAAA, client{addr: from})
+	chosen, pol, mode, rcode, down, _ := h.pick(buf[:0], node, wq.qtype == dns.TypeAAAA, client{addr: from}, nil)
 	if rcode != dns.RcodeSuccess || len(chosen) == 0 {
 		return nil, false // SERVFAIL, NODATA: the reference path adds the SOA
 	}

@@ -47,6 +47,8 @@ type query struct {
 	// scope is the ECS scope that sites need: the longest over the names
 	// answered.
 	scope int
+	// trace, nil but for an explanation, records the decisions.
+	trace *trace
 }
 
 // ServeDNS answers one request.
@@ -251,6 +253,7 @@ func (h *Handler) resolve(q *query, z *zone.Zone, owner, qname string, qtype uin
 	}
 	if node != nil && qtype != dns.TypeCNAME && qtype != dns.TypeANY {
 		if c, ok := node.CNAME(); ok {
+			q.trace.alias(qname, c.Host)
 			h.followCNAME(q, owner, qname, c.Host, h.ttl(c.TTL), qtype)
 			return
 		}

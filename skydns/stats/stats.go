@@ -1,13 +1,16 @@
 // Package stats is the DNS server's HTTP side (the original's statsServer):
 // Prometheus /metrics, /healthz, /readyz, and the token-protected stats API
-// operators know, /skydns/stats and /skydns/stats/top/{N}.
+// operators know, /skydns/stats and /skydns/stats/top/{N}, with
+// /skydns/explain beside them.
 package stats
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +27,8 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	Store    *zone.Store
 	Metrics  *server.Metrics
+	// Handler answers /skydns/explain; nil: 404.
+	Handler *server.Handler
 	// Token guards the stats API; empty refuses it (403).
 	Token string
 	Start time.Time
@@ -54,7 +59,32 @@ func Handler(o Options) http.Handler {
 	})
 	mux.Handle("GET /skydns/stats", o.auth(http.HandlerFunc(o.summary)))
 	mux.Handle("GET /skydns/stats/top/{n}", o.auth(http.HandlerFunc(o.top)))
+	if o.Handler != nil {
+		mux.Handle("GET /skydns/explain", o.auth(http.HandlerFunc(o.explain)))
+	}
 	return mux
+}
+
+// explain is why the server answers a name as it does: see docs/explain.md.
+func (o Options) explain(w http.ResponseWriter, r *http.Request) {
+	var from netip.Addr
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		from = ap.Addr()
+	}
+	q := r.URL.Query()
+	req, err := server.ParseExplainRequest(q.Get("name"), q.Get("type"), q.Get("client"), from)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	e, err := o.Handler.Explain(ctx, req)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
 }
 
 func (o Options) auth(next http.Handler) http.Handler {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/skydns/skydns/skydns/explain"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -215,6 +216,118 @@ func TestReadyzRevisionFollowsEtcd(t *testing.T) {
 				t.Fatalf("after %s: /readyz revision %d, etcdctl endpoint status says %d (last write %d)", tc.what, readyz(), status.Header.Revision, rev)
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// TestExplainHTTP: /skydns/explain is guarded like /skydns/stats, refuses
+
+// TestExplainHTTP: /skydns/explain is guarded like /skydns/stats, refuses
+// bad input with a 400 that says what is wrong, and answers JSON whose
+// answer is the DNS server's.
+func TestExplainHTTP(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client()
+	for key, v := range map[string]string{
+		"/skydns/local/skydns/web/00000001":    `{"host":"192.0.2.1"}`,
+		"/skydns/local/skydns/web/00000002":    `{"host":"192.0.2.2"}`,
+		"/skydns/monitor/status/192.0.2.2":     `{"status":"DOWN","reason":"tcp/80: connection refused"}`,
+		"/skydns/policy/web.skydns.local":      `{"mode":"hold-one"}`,
+		"/skydns/local/skydns/alias/00000003":  `{"host":"web.skydns.local"}`,
+		"/skydns/local/skydns/mail/00000004":   `{"host":"web.skydns.local","mail":true,"priority":10}`,
+		"/skydns/local/skydns/v6only/00000005": `{"host":"2001:db8::5"}`,
+	} {
+		if _, err := cli.Put(context.Background(), key, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := zone.New(zone.Options{Prefix: "/skydns", Zones: []string{"skydns.local."}, StatusPath: "/skydns/monitor/status/",
+		View: etcdview.Options{ProgressInterval: 100 * time.Millisecond}})
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := store.Start(ctx, cli)
+	defer func() { cancel(); wait() }()
+	rctx, rcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer rcancel()
+	if !store.Ready(rctx) {
+		t.Fatal("store not ready")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !store.Loaded(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("store not loaded")
+		}
+	}
+	reg := prometheus.NewRegistry()
+	metrics := server.NewMetrics(reg, store)
+	h := server.NewHandler(server.Config{HealthTTLCap: 10, ServeUnchecked: true, ClientMaskV4: 32, ClientMaskV6: 128}, store, metrics)
+	l, err := server.Listen("127.0.0.1:0", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Shutdown(context.Background())
+	srv := httptest.NewServer(Handler(Options{Gatherer: reg, Store: store, Metrics: metrics, Handler: h, Token: "s3cret", Start: time.Now()}))
+	defer srv.Close()
+
+	get := func(path, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		path, token string
+		code        int
+		body        string
+	}{
+		{"/skydns/explain?name=web.skydns.local", "", http.StatusUnauthorized, "token"},
+		{"/skydns/explain?name=web.skydns.local", "wrong", http.StatusUnauthorized, "token"},
+		{"/skydns/explain", "s3cret", http.StatusBadRequest, "name is missing"},
+		{"/skydns/explain?name=a..b", "s3cret", http.StatusBadRequest, "not a domain name"},
+		{"/skydns/explain?name=web&type=NOPE", "s3cret", http.StatusBadRequest, "not a DNS query type"},
+		{"/skydns/explain?name=web&client=192.0.2.999", "s3cret", http.StatusBadRequest, "not an IP"},
+		{"/skydns/explain?name=web.skydns.local&client=127.0.0.1", "s3cret", http.StatusOK, `"step": "selection"`},
+	} {
+		if code, body := get(tc.path, tc.token); code != tc.code || !strings.Contains(body, tc.body) {
+			t.Errorf("GET %s = %d %s, want %d with %q", tc.path, code, body, tc.code, tc.body)
+		}
+	}
+
+	// Each name and type, from this test's own address (no client given):
+	// the explained answer is what the server answers it.
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{
+		{"web.skydns.local.", dns.TypeA}, {"alias.skydns.local.", dns.TypeA}, {"mail.skydns.local.", dns.TypeMX},
+		{"v6only.skydns.local.", dns.TypeA}, {"v6only.skydns.local.", dns.TypeAAAA}, {"nope.skydns.local.", dns.TypeA},
+	} {
+		code, body := get("/skydns/explain?name="+q.name+"&type="+dns.TypeToString[q.qtype], "s3cret")
+		var ex explain.Explanation
+		if err := json.Unmarshal([]byte(body), &ex); code != http.StatusOK || err != nil {
+			t.Fatalf("%s: %d %s %v", q.name, code, body, err)
+		}
+		if ex.Client.Address != "127.0.0.1" {
+			t.Errorf("%s: client %+v, want the caller's address", q.name, ex.Client)
+		}
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qtype)
+		r, err := dns.Exchange(m, l.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, rr := range r.Answer {
+			got = append(got, rr.String())
+		}
+		if dns.RcodeToString[r.Rcode] != ex.Answer.Rcode || strings.Join(got, "\n") != strings.Join(ex.Answer.Answer, "\n") {
+			t.Errorf("%s %s: answered %s %v, explained %s %v", q.name, dns.TypeToString[q.qtype], dns.RcodeToString[r.Rcode], got, ex.Answer.Rcode, ex.Answer.Answer)
 		}
 	}
 }

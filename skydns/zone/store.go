@@ -63,6 +63,9 @@ type Store struct {
 
 	views  []*etcdview.View
 	loaded atomic.Bool
+	// cli and statusView serve the explanation (explain.go), never a query.
+	cli        *clientv3.Client
+	statusView *etcdview.View
 }
 
 // New returns an empty store for the given zones. Run fills it.
@@ -202,10 +205,12 @@ func (s *Store) Start(ctx context.Context, cli *clientv3.Client) (wait func()) {
 	o := s.viewOpts
 	o.Logger = s.log
 	var wg sync.WaitGroup
-	start := func(prefix string, h etcdview.Handler, o etcdview.Options) {
+	s.cli = cli
+	start := func(prefix string, h etcdview.Handler, o etcdview.Options) *etcdview.View {
 		v := etcdview.New(cli, prefix, h, o)
 		s.views = append(s.views, v)
 		wg.Go(func() { v.Run(ctx) })
+		return v
 	}
 	withPrev := o
 	withPrev.PrevKV = true
@@ -213,7 +218,7 @@ func (s *Store) Start(ctx context.Context, cli *clientv3.Client) (wait func()) {
 		start(z.path, recordsHandler{z: z, log: s.log}, withPrev)
 	}
 	start(policy.Prefix(s.prefix), policyHandler{s}, o)
-	start(s.statusPath, healthHandler{s}, o)
+	s.statusView = start(s.statusPath, healthHandler{s}, o)
 	start(topology.Prefix(s.prefix), topologyHandler{s}, o)
 	wg.Go(func() {
 		if s.Ready(ctx) {
