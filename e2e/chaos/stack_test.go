@@ -28,9 +28,11 @@ const (
 	fall          = 3 // the scanner's sample default
 	rise          = 2
 	lockTTL       = 3 * time.Second
-	token         = "chaos-token"
-	lockPath      = "/skydns/monitor/lock"
-	overridePath  = "/skydns/monitor/override/"
+	// requestTimeout is every daemon's etcd-request-timeout (the default).
+	requestTimeout = 5 * time.Second
+	token          = "chaos-token"
+	lockPath       = "/skydns/monitor/lock"
+	overridePath   = "/skydns/monitor/override/"
 )
 
 // stack is the whole of SkyDNS on a 3-member cluster.
@@ -56,7 +58,7 @@ func repoConf(name string) string {
 
 func (s *stack) daemon(name, bin, conf string, sets ...string) *proc {
 	args := []string{"-config-file", repoConf(conf), "-set", "Etcd.etcd-servers=" + s.etcd.endpoints(),
-		"-set", "Etcd.etcd-dial-timeout=2s", "-set", "Etcd.etcd-request-timeout=5s"}
+		"-set", "Etcd.etcd-dial-timeout=2s", "-set", "Etcd.etcd-request-timeout=" + requestTimeout.String()}
 	for _, v := range sets {
 		args = append(args, "-set", v)
 	}
