@@ -164,6 +164,17 @@ func (s *stack) schedLeader() (string, string, int64) {
 	return election.Holder(r.Kvs[0].Value), string(r.Kvs[0].Key), r.Kvs[0].CreateRevision
 }
 
+// agents is how many scanners have a heartbeat in etcd.
+func (s *stack) agents() int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r, err := s.etcd.admin.Get(ctx, "/skydns/monitor/agent/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0
+	}
+	return int(r.Count)
+}
+
 var apiClient = &http.Client{Timeout: 10 * time.Second}
 
 // call sends one API request; code 0 is a transport error.
