@@ -11,7 +11,7 @@ STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)
 # wasted time on two cores: everything runs once, under -race.
 TESTFLAGS   ?= -race -count=1 -timeout 20m
 
-.PHONY: all build test lint vet fmt run bench install clean help FORCE
+.PHONY: all build test lint vet fmt run bench install clean help chaos FORCE
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make lint    gofmt, go vet, staticcheck $(STATICCHECK_VERSION)"
 	@echo "make run     a local stack on an embedded etcd"
 	@echo "make bench   Go benchmarks of the hot paths"
+	@echo "make chaos   the fault-injection suite, 10 minutes (docs/reliability.md)"
 	@echo "make install binaries, configs, systemd units (DESTDIR, PREFIX; docs/install.md)"
 	@echo "make clean   remove build output"
 
@@ -63,6 +64,13 @@ run: build
 # the environment: `make install DESTDIR=/tmp/root`.
 install: build
 	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' ./scripts/install.sh
+
+# The fault-injection suite's full run: a 3-member etcd cluster and the
+# whole stack on loopback, faults for 7 minutes, then the report table.
+# CHAOS_SEED=n replays a fault schedule; logs and the report stay in
+# .run/chaos. A short run is part of `make test`.
+chaos:
+	CHAOS_FULL=1 CHAOS_DIR=$(CURDIR)/.run/chaos $(GO) test -count=1 -timeout 12m -v -run '^TestChaosFull$$' ./e2e/chaos/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
