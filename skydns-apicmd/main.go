@@ -11,6 +11,8 @@
 //	skydns-apicmd -drain 192.0.2.1 -reason "kernel upgrade"
 //	skydns-apicmd -undrain 192.0.2.1
 //	skydns-apicmd -overrides
+//	skydns-apicmd -events -ip 192.0.2.1
+//	echo "$SECRET" | skydns-apicmd -hash-token -name alice -role operate
 //
 // The address and token come from -addr and -token, or SKYDNS_API_ADDR and
 // SKYDNS_API_TOKEN.
@@ -55,6 +57,9 @@ type options struct {
 	drain, forceUp        string
 	undrain               string
 	reason, until         string
+	events, hashToken     bool
+	ip, name, since, role string
+	limit                 int
 }
 
 // usageError is a mistake in the flags: exit 2 with the usage hint.
@@ -100,6 +105,13 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	fs.StringVar(&o.undrain, "undrain", "", "remove the override of the `IP` (set by -drain or -force-up): its checks decide again")
 	fs.StringVar(&o.reason, "reason", "", "with -drain or -force-up: why, shown with the address's status")
 	fs.StringVar(&o.until, "until", "", "with -drain or -force-up: when the override ends by itself, an RFC 3339 time or a duration from now such as 2h")
+	fs.BoolVar(&o.events, "events", false, "list the history (status changes, API writes), newest first; with -ip, -name, -since, -limit")
+	fs.StringVar(&o.ip, "ip", "", "with -events: only the events of this `IP`")
+	fs.StringVar(&o.name, "name", "", "with -events: only the events of this `name`; with -hash-token: the token's name")
+	fs.StringVar(&o.since, "since", "", "with -events: only events since this RFC 3339 time or this long ago (e.g. 2h)")
+	fs.IntVar(&o.limit, "limit", 0, "with -events: at most this many events (default 100, at most 1000)")
+	fs.BoolVar(&o.hashToken, "hash-token", false, "read a secret from standard input and print its hash for api-tokens-file (with -name and -role: the whole line)")
+	fs.StringVar(&o.role, "role", "", "with -hash-token: the token's role: read, operate, write or admin")
 	fs.BoolVar(&o.json, "json", false, "print the API's JSON instead of text")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long one request may take")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
@@ -137,6 +149,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 
 // do runs the one action the flags ask for; warnings go to warn.
 func do(o *options, out, warn io.Writer) error {
+	if o.hashToken {
+		return hashToken(o, out)
+	}
 	c, err := newClient(o.addr, o.token, o.caFile, o.timeout)
 	if err != nil {
 		return err
@@ -150,6 +165,10 @@ func do(o *options, out, warn io.Writer) error {
 		return status(c, o, o.status, out)
 	case o.overrides:
 		return listOverrides(c, o, out)
+	case o.events:
+		return listEvents(c, o, out)
+	case o.ip != "" || o.name != "" || o.since != "" || o.limit != 0:
+		return usagef("-ip, -name, -since and -limit go with -events")
 	case o.drain != "" || o.forceUp != "":
 		return setOverride(c, o, out, warn)
 	case o.undrain != "":
@@ -160,7 +179,7 @@ func do(o *options, out, warn io.Writer) error {
 		return setPolicy(c, o, out)
 	}
 	if o.method == "" {
-		return usagef("nothing to do: give -list, -show, -status, -overrides, -drain, -force-up, -undrain or -method create|update|delete")
+		return usagef("nothing to do: give -list, -show, -status, -overrides, -events, -drain, -force-up, -undrain or -method create|update|delete")
 	}
 	if o.domain == "" {
 		return usagef("-method %s needs -domain", o.method)

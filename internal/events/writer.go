@@ -3,7 +3,7 @@ package events
 import (
 	"context"
 	"log/slog"
-	"sync"
+
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,7 +54,6 @@ type Writer struct {
 	leaseUntil time.Time // new events take a new lease from then on
 	sincePrune int
 	lastPrune  time.Time
-	runOnce    sync.Once
 }
 
 // NewWriter returns a Writer over cli; Run stores what Add queues.

@@ -129,6 +129,7 @@ func (a *API) putOverride(w http.ResponseWriter, r *http.Request) *httpError {
 	if err := checkUser(user); err != nil {
 		return err
 	}
+	user = userOf(r, user)
 	if err := checkReason(req.Reason); err != nil {
 		return err
 	}
