@@ -18,12 +18,12 @@ import (
 
 // history runs an events writer over its own etcd client, through a proxy
 // the test can cut.
-func (c *cluster) history(t *testing.T) (*events.Writer, *prometheus.Registry, func()) {
+func (c *cluster) history(t *testing.T, timeout time.Duration) (*events.Writer, *prometheus.Registry, func()) {
 	t.Helper()
 	proxy := c.etcd.Proxy()
 	reg := prometheus.NewRegistry()
 	w := events.NewWriter(proxy.Client(t), events.WriterConfig{Prefix: prefix, Retention: time.Hour,
-		RequestTimeout: 300 * time.Millisecond, Registry: reg})
+		RequestTimeout: timeout, Registry: reg})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
@@ -50,7 +50,7 @@ func (s *server) events(query string, auth string) []events.Event {
 // newest first, by ip and by name.
 func TestWritesBecomeEvents(t *testing.T) {
 	c := newCluster(t)
-	w, reg, _ := c.history(t)
+	w, reg, _ := c.history(t, 5*time.Second)
 	file := tokensFile(t, tokenLine("operator", "operate"))
 	s := c.start(func(cfg *Config) { cfg.Events, cfg.TokensFile = w, file })
 
@@ -130,7 +130,9 @@ func TestWritesBecomeEvents(t *testing.T) {
 // they would have made are counted as lost.
 func TestWritesDoNotWaitForEvents(t *testing.T) {
 	c := newCluster(t)
-	w, reg, cut := c.history(t)
+	// An events write gives up after 10s: 20 writes that waited for their
+	// events would take 200s.
+	w, reg, cut := c.history(t, 10*time.Second)
 	s := c.start(func(cfg *Config) { cfg.Events = w })
 	cut()
 	start := time.Now()
@@ -138,11 +140,13 @@ func TestWritesDoNotWaitForEvents(t *testing.T) {
 	for i := range writes {
 		s.ok("POST", "/skydns/api/web", `{"type":"A","ips":["192.0.2.`+itoa(i+1)+`"]}`)
 	}
-	// Each events write times out after 300ms; 20 waits would be 6s.
-	if d := time.Since(start); d > 5*time.Second {
+	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("%d writes took %v with the events' etcd cut off", writes, d)
 	}
-	mt.Eventually(t, 20*time.Second, "every lost event counted", func() bool {
+	if v, _ := mt.Metric(reg, "skydns_events_written_total", nil); v != 0 {
+		t.Errorf("%v events written with etcd cut off", v)
+	}
+	mt.Eventually(t, 60*time.Second, "every lost event counted", func() bool {
 		q, _ := mt.Metric(reg, "skydns_events_dropped_total", map[string]string{"reason": "queue"})
 		e, _ := mt.Metric(reg, "skydns_events_dropped_total", map[string]string{"reason": "etcd"})
 		return q+e == writes
