@@ -423,19 +423,12 @@ func (l *leader) evaluate(ip netip.Addr, ok map[string]bool, now, at time.Time) 
 	n, up, down := 0, 0, 0
 	var reasonFrom string
 	reason := ""
-	var agents []events.Agent
 	for a := range st.holders[ip] {
 		if !ok[a] || l.distrusted[a] {
 			continue
 		}
 		n++
-		v := st.reports[ip][a]
-		ag := events.Agent{Name: a}
-		if v.state != health.Unknown {
-			ag.Vote = v.state.String()
-		}
-		agents = append(agents, ag)
-		switch v.state {
+		switch v := st.reports[ip][a]; v.state {
 		case health.Up:
 			up++
 		case health.Down:
@@ -473,7 +466,7 @@ func (l *leader) evaluate(ip netip.Addr, ok map[string]bool, now, at time.Time) 
 		if checks != health.Unknown {
 			v.Checked = checks.String()
 		}
-		return statusChange{ip: ip, value: v, modRev: cur.modRev, from: cur.state, agents: sortAgents(agents)}, true
+		return statusChange{ip: ip, value: v, modRev: cur.modRev, from: cur.state, agents: l.voters(ip, ok)}, true
 	}
 
 	if cur.override {
@@ -482,7 +475,7 @@ func (l *leader) evaluate(ip netip.Addr, ok map[string]bool, now, at time.Time) 
 		// IP is unchecked again: no status.
 		if checks == health.Unknown {
 			return statusChange{ip: ip, modRev: cur.modRev, why: "the override ended and no checker has a verdict yet",
-				from: cur.state, agents: sortAgents(agents)}, true
+				from: cur.state, agents: l.voters(ip, ok)}, true
 		}
 	} else if checks == cur.state || checks == health.Unknown {
 		return statusChange{}, false
@@ -491,12 +484,26 @@ func (l *leader) evaluate(ip netip.Addr, ok map[string]bool, now, at time.Time) 
 	if checks == health.Down {
 		v.Reason = reason
 	}
-	return statusChange{ip: ip, value: v, modRev: cur.modRev, from: cur.state, agents: sortAgents(agents)}, true
+	return statusChange{ip: ip, value: v, modRev: cur.modRev, from: cur.state, agents: l.voters(ip, ok)}, true
 }
 
-func sortAgents(a []events.Agent) []events.Agent {
-	slices.SortFunc(a, func(x, y events.Agent) int { return strings.Compare(x.Name, y.Name) })
-	return a
+// voters are the checkers of ip whose votes count, with their votes, for
+// the event of a change: built only for a change, not for every decision.
+// Locked.
+func (l *leader) voters(ip netip.Addr, ok map[string]bool) []events.Agent {
+	var out []events.Agent
+	for a := range l.st.holders[ip] {
+		if !ok[a] || l.distrusted[a] {
+			continue
+		}
+		ag := events.Agent{Name: a}
+		if v := l.st.reports[ip][a].state; v != health.Unknown {
+			ag.Vote = v.String()
+		}
+		out = append(out, ag)
+	}
+	slices.SortFunc(out, func(x, y events.Agent) int { return strings.Compare(x.Name, y.Name) })
+	return out
 }
 
 // expire returns the deletes of statuses whose IP no record has used for
