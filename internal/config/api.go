@@ -48,7 +48,7 @@ type APISection struct {
 	Enable     bool     `ini:"api-enable" default:"true" help:"serve the HTTP API that edits records"`
 	Domains    []string `ini:"api-domains" sep:"%," default:"skydns.local." help:"zones the API may write records in, separated by % or ,"`
 	Address    string   `ini:"api-address" default:"127.0.0.1:9001" help:"address the API listens on, host:port"`
-	AuthToken  string   `ini:"skydns-auth" default:"" help:"bearer token required for writes; empty: the API refuses every write and serves reads only"`
+	AuthToken  string   `ini:"skydns-auth" default:"" help:"one bearer token with the admin role (every read and write); empty, with no api-tokens-file: the API refuses every write and serves reads only"`
 	TLSCert    string   `ini:"api-tls-cert" default:"" help:"certificate for HTTPS; set together with api-tls-key; empty: plain HTTP"`
 	TLSKey     string   `ini:"api-tls-key" default:"" help:"private key of api-tls-cert"`
 	MaxBody    int64    `ini:"api-max-body" default:"1048576" help:"largest request body accepted, in bytes"`
