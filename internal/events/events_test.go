@@ -153,9 +153,9 @@ func TestFullQueueDropsAndCounts(t *testing.T) {
 	proxy := e.Proxy()
 	cli := proxy.Client(t)
 	proxy.Cut() // the writer's etcd is gone: nothing leaves the queue quickly
-	// A request to etcd gives up after 10s: an Add that waited for etcd
-	// would take that long.
-	w, reg := startWriter(t, cli, events.WriterConfig{Queue: 4, RequestTimeout: 10 * time.Second})
+	// A request to etcd gives up after 3s: Adds that waited for etcd would
+	// take that long for every batch of 4 beyond the first.
+	w, reg := startWriter(t, cli, events.WriterConfig{Queue: 4, RequestTimeout: 3 * time.Second})
 	start := time.Now()
 	for range 100 {
 		w.Add(events.Event{Kind: events.KindAPI})

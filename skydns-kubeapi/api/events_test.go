@@ -130,9 +130,9 @@ func TestWritesBecomeEvents(t *testing.T) {
 // they would have made are counted as lost.
 func TestWritesDoNotWaitForEvents(t *testing.T) {
 	c := newCluster(t)
-	// An events write gives up after 10s: 20 writes that waited for their
-	// events would take 200s.
-	w, reg, cut := c.history(t, 10*time.Second)
+	// An events write gives up after 3s: 20 writes that waited for their
+	// events would take a minute.
+	w, reg, cut := c.history(t, 3*time.Second)
 	s := c.start(func(cfg *Config) { cfg.Events = w })
 	cut()
 	start := time.Now()
