@@ -210,3 +210,16 @@ func userOf(r *http.Request, given string) string {
 	}
 	return given
 }
+
+// noteUser records the user of a write that stores no user (a delete):
+// given (a body's user), else ?user=, for its event.
+func noteUser(r *http.Request, given string) *httpError {
+	if given == "" {
+		given = r.URL.Query().Get("user")
+	}
+	if err := checkUser(given); err != nil {
+		return err
+	}
+	userOf(r, given)
+	return nil
+}

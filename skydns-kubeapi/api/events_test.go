@@ -60,7 +60,7 @@ func TestWritesBecomeEvents(t *testing.T) {
 	if code, body := s.do("PUT", "/skydns/overrides/192.0.2.1", `{"status":"DOWN","reason":"disk","user":"mallory"}`, roleSecrets["operator"]); code != 200 {
 		t.Fatalf("drain: %d %s", code, body)
 	}
-	s.ok("DELETE", "/skydns/api/web", `{"type":"A","ips":["192.0.2.2"]}`)
+	s.ok("DELETE", "/skydns/api/web?user=dave", `{"type":"A","ips":["192.0.2.2"]}`)
 	// A write that changes nothing is no event.
 	s.ok("POST", "/skydns/api/db", `{"type":"A","ips":["192.0.2.9"]}`)
 	mt.Eventually(t, 10*time.Second, "4 events written", func() bool {
@@ -84,7 +84,7 @@ func TestWritesBecomeEvents(t *testing.T) {
 		{"POST web", post, "POST", "carol", "192.0.2.1 192.0.2.2", "web.skydns.local", 2},
 		{"POST db", db, "POST", "", "192.0.2.9", "db.skydns.local", 1},
 		{"drain", drain, "PUT", "operator", "192.0.2.1", "", 1},
-		{"DELETE one IP", del, "DELETE", "", "192.0.2.2", "web.skydns.local", 1},
+		{"DELETE one IP", del, "DELETE", "dave", "192.0.2.2", "web.skydns.local", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := tc.e

@@ -185,6 +185,9 @@ func (a *API) deleteOverride(w http.ResponseWriter, r *http.Request) *httpError 
 	if herr != nil {
 		return herr
 	}
+	if err := noteUser(r, ""); err != nil {
+		return err
+	}
 	err := a.apply(r.Context(), []string{"override " + ip.String()}, func(t *tx) *httpError {
 		cur, ok := t.override(ip)
 		if !ok {
