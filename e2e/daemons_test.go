@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/skydns/skydns/internal/etcdtest"
+	"github.com/skydns/skydns/skydns-kubeapi/apitypes"
 )
 
 // Each daemon starts with its sample config from conf/, reaches etcd, and
@@ -147,4 +149,67 @@ func TestSIGHUPReopensLogFile(t *testing.T) {
 		t.Fatalf("new log file: %q, %v", b, err)
 	}
 	p.stop(15 * time.Second)
+}
+
+// SIGHUP makes skydns-kubeapi read api-tokens-file again: a token whose
+// role went from read to operate may drain at once, without a restart.
+// Its secret never reaches the log.
+func TestSIGHUPReloadsTokens(t *testing.T) {
+	bin := binaries(t)
+	etcd := etcdtest.Start(t)
+	const secret = "the-secret-of-alice-0123456789"
+	file := filepath.Join(t.TempDir(), "api-tokens")
+	writeTokens := func(role string) {
+		line := "alice " + role + " " + apitypes.HashToken(secret) + "\n"
+		if err := os.WriteFile(file, []byte(line), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeTokens("read")
+	addr := "127.0.0.1:" + freePort(t, "tcp", "127.0.0.1")
+	p := start(t, filepath.Join(bin, "skydns-kubeapi"), "-config-file", repoFile("conf/skydns-api.conf"),
+		"-set", "Etcd.etcd-servers="+etcd.Endpoints()[0], "-set", "SkydnsApi.api-address="+addr,
+		"-set", "SkydnsApi.api-tokens-file="+file, "-set", "Log.log-to-stdio=true")
+	p.waitLog("etcd reachable", 20*time.Second)
+	drain := func() int {
+		req, err := http.NewRequest("PUT", "http://"+addr+"/skydns/overrides/192.0.2.1",
+			strings.NewReader(`{"status":"DOWN","reason":"test"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0 // not listening yet
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	code := drain()
+	for code != http.StatusForbidden && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		code = drain()
+	}
+	if code != http.StatusForbidden {
+		t.Fatalf("a read token drains: %d, want 403", code)
+	}
+	writeTokens("operate")
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for code != http.StatusOK && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		code = drain()
+	}
+	if code != http.StatusOK {
+		t.Fatalf("after SIGHUP the operate token drains: %d, want 200", code)
+	}
+	p.stop(15 * time.Second)
+	if strings.Contains(p.output(), secret) {
+		t.Errorf("the log holds the secret:\n%s", p.output())
+	}
+	if !strings.Contains(p.output(), "api request refused") {
+		t.Errorf("the 403 was not logged:\n%s", p.output())
+	}
 }

@@ -15,6 +15,8 @@
 //	skydns-apicmd -site sh -networks "198.51.100.0/25;2001:db8:1::/48" -fallback gz
 //	skydns-apicmd -delete-site sh
 //	skydns-apicmd -explain cctv2.skydns.local -client 192.0.2.7
+//	skydns-apicmd -events -ip 192.0.2.1
+//	echo "$SECRET" | skydns-apicmd -hash-token -name alice -role operate
 //
 // The address and token come from -addr and -token, or SKYDNS_API_ADDR and
 // SKYDNS_API_TOKEN; -explain asks the DNS server itself, at -dns-stats-addr
@@ -65,6 +67,9 @@ type options struct {
 	networks, fallback    string
 	explain, client       string
 	statsAddr, statsToken string
+	events, hashToken     bool
+	ip, name, since, role string
+	limit                 int
 }
 
 // usageError is a mistake in the flags: exit 2 with the usage hint.
@@ -123,6 +128,13 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	fs.StringVar(&o.statsAddr, "dns-stats-addr", defStats, "with -explain: the DNS server's stats listener, host:port or a URL (env SKYDNS_STATS_ADDR)")
 	fs.StringVar(&o.statsToken, "stats-token", "", "with -explain: the stats token (statsServerAuthToken) (default: env SKYDNS_STATS_TOKEN)")
+	fs.BoolVar(&o.events, "events", false, "list the history (status changes, API writes), newest first; with -ip, -name, -since, -limit")
+	fs.StringVar(&o.ip, "ip", "", "with -events: only the events of this `IP`")
+	fs.StringVar(&o.name, "name", "", "with -events: only the events of this `name`; with -hash-token: the token's name")
+	fs.StringVar(&o.since, "since", "", "with -events: only events since this RFC 3339 time or this long ago (e.g. 2h)")
+	fs.IntVar(&o.limit, "limit", 0, "with -events: at most this many events (default 100, at most 1000)")
+	fs.BoolVar(&o.hashToken, "hash-token", false, "read a secret from standard input and print its hash for api-tokens-file (with -name and -role: the whole line)")
+	fs.StringVar(&o.role, "role", "", "with -hash-token: the token's role: read, operate, write or admin")
 	fs.BoolVar(&o.json, "json", false, "print the API's JSON instead of text")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long one request may take")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
@@ -167,6 +179,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 // do runs the one action the flags ask for; warnings go to warn.
 func do(o *options, out, warn io.Writer) error {
 	switch {
+	case o.hashToken:
+		return hashToken(o, out)
 	case o.explain != "":
 		return explainName(o, out)
 	case o.client != "":
@@ -185,6 +199,10 @@ func do(o *options, out, warn io.Writer) error {
 		return status(c, o, o.status, out)
 	case o.overrides:
 		return listOverrides(c, o, out)
+	case o.events:
+		return listEvents(c, o, out)
+	case o.ip != "" || o.name != "" || o.since != "" || o.limit != 0:
+		return usagef("-ip, -name, -since and -limit go with -events")
 	case o.drain != "" || o.forceUp != "":
 		return setOverride(c, o, out, warn)
 	case o.undrain != "":
@@ -203,7 +221,7 @@ func do(o *options, out, warn io.Writer) error {
 		return setPolicy(c, o, out)
 	}
 	if o.method == "" {
-		return usagef("nothing to do: give -list, -show, -status, -explain, -overrides, -drain, -force-up, -undrain, -sites, -site, -delete-site or -method create|update|delete")
+		return usagef("nothing to do: give -list, -show, -status, -explain, -overrides, -events, -drain, -force-up, -undrain, -sites, -site, -delete-site or -method create|update|delete")
 	}
 	if o.domain == "" {
 		return usagef("-method %s needs -domain", o.method)

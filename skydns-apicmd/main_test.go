@@ -22,14 +22,25 @@ const token = "123456789"
 // the etcd.
 func startAPI(t *testing.T) (string, *etcdtest.Etcd) {
 	t.Helper()
+	return startAPIWith(t, nil)
+}
+
+// startAPIWith is startAPI with the API's config adjusted by mod, which
+// gets the etcd too.
+func startAPIWith(t *testing.T, mod func(*api.Config, *etcdtest.Etcd)) (string, *etcdtest.Etcd) {
+	t.Helper()
 	e := etcdtest.Start(t)
 	st, err := store.New(e.Client(), store.Options{Prefix: "/skydns", StatusPath: "/skydns/monitor/status/",
 		Zones: []string{"skydns.local."}, ProgressInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := api.New(api.Config{Domains: []string{"skydns.local."}, Token: token, Cluster: "test",
-		Logger: slog.New(slog.DiscardHandler)}, st)
+	cfg := api.Config{Domains: []string{"skydns.local."}, Token: token, Cluster: "test",
+		Logger: slog.New(slog.DiscardHandler)}
+	if mod != nil {
+		mod(&cfg, e)
+	}
+	a, err := api.New(cfg, st)
 	if err != nil {
 		t.Fatal(err)
 	}

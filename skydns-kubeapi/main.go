@@ -19,6 +19,7 @@ import (
 
 	"github.com/skydns/skydns/internal/config"
 	"github.com/skydns/skydns/internal/daemon"
+	"github.com/skydns/skydns/internal/events"
 	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/record"
 	"github.com/skydns/skydns/skydns-kubeapi/api"
@@ -89,15 +90,23 @@ func run(ctx context.Context, cfg *config.API, env daemon.Env) error {
 		if cfg.Kube.Enable {
 			kubeDomain = cfg.Kube.Domain
 		}
+		var history *events.Writer
+		if h := cfg.General.History; h.EventsRetention > 0 {
+			history = events.NewWriter(env.Etcd, events.WriterConfig{Prefix: env.Prefix, Retention: h.EventsRetention,
+				Max: h.EventsMax, RequestTimeout: cfg.Etcd.RequestTimeout, Log: log.With("component", "events"), Registry: reg})
+			tasks["events"] = func(ctx context.Context) error { history.Run(ctx); return nil }
+		}
 		a, err := api.New(api.Config{
-			Domains: cfg.API.Domains, KubeDomain: kubeDomain, Token: cfg.API.AuthToken,
+			Domains: cfg.API.Domains, KubeDomain: kubeDomain, Token: cfg.API.AuthToken, TokensFile: cfg.API.TokensFile,
 			OpenReads: cfg.API.OpenReads, MaxBody: cfg.API.MaxBody, MaxTxnOps: cfg.General.MaxTxnOps,
-			Cluster: cfg.General.ClusterName, RequestTimeout: cfg.Etcd.RequestTimeout,
+			Cluster: cfg.General.ClusterName, RequestTimeout: cfg.Etcd.RequestTimeout, Events: history,
 			Registry: reg, Logger: log.With("component", "api"),
 		}, st)
 		if err != nil {
 			return err
 		}
+		// SIGHUP reads api-tokens-file again (a bad file keeps the tokens in use).
+		env.OnHangup(func() { _ = a.ReloadTokens() })
 		ln, err := net.Listen("tcp", cfg.API.Address)
 		if err != nil {
 			return fmt.Errorf("api: %w", err)
@@ -107,7 +116,7 @@ func run(ctx context.Context, cfg *config.API, env daemon.Env) error {
 			scheme = "https"
 		}
 		log.Info("api listening", "addr", ln.Addr().String(), "scheme", scheme, "domains", cfg.API.Domains,
-			"writes", cfg.API.AuthToken != "")
+			"writes", cfg.API.AuthToken != "" || cfg.API.TokensFile != "", "tokens-file", cfg.API.TokensFile)
 		tasks["api"] = func(ctx context.Context) error {
 			return a.Serve(ctx, ln, cfg.API.TLSCert, cfg.API.TLSKey, shutdownGrace)
 		}

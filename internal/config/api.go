@@ -28,6 +28,7 @@ type APIGeneral struct {
 	// With api-enable, /metrics is served on api-address instead, so that
 	// an instance keeps one listener.
 	MetricsAddr string `ini:"metrics-addr" default:"127.0.0.1:9156" help:"address of the /metrics, /healthz and /readyz listener of an instance with api-enable = false, host:port; with api-enable they are served on api-address and this key is unused; empty: no listener"`
+	History
 }
 
 // KubeSection is [Kube2Skydns] of skydns-api.conf.
@@ -45,14 +46,15 @@ type KubeSection struct {
 
 // APISection is [SkydnsApi] of skydns-api.conf.
 type APISection struct {
-	Enable    bool     `ini:"api-enable" default:"true" help:"serve the HTTP API that edits records"`
-	Domains   []string `ini:"api-domains" sep:"%," default:"skydns.local." help:"zones the API may write records in, separated by % or ,"`
-	Address   string   `ini:"api-address" default:"127.0.0.1:9001" help:"address the API listens on, host:port"`
-	AuthToken string   `ini:"skydns-auth" default:"" help:"bearer token required for writes; empty: the API refuses every write and serves reads only"`
-	TLSCert   string   `ini:"api-tls-cert" default:"" help:"certificate for HTTPS; set together with api-tls-key; empty: plain HTTP"`
-	TLSKey    string   `ini:"api-tls-key" default:"" help:"private key of api-tls-cert"`
-	MaxBody   int64    `ini:"api-max-body" default:"1048576" help:"largest request body accepted, in bytes"`
-	OpenReads bool     `ini:"api-open-reads" default:"false" help:"serve reads (GET) without the token; false: when skydns-auth is set, reads need it as writes do"`
+	Enable     bool     `ini:"api-enable" default:"true" help:"serve the HTTP API that edits records"`
+	Domains    []string `ini:"api-domains" sep:"%," default:"skydns.local." help:"zones the API may write records in, separated by % or ,"`
+	Address    string   `ini:"api-address" default:"127.0.0.1:9001" help:"address the API listens on, host:port"`
+	AuthToken  string   `ini:"skydns-auth" default:"" help:"one bearer token with the admin role (every read and write); empty, with no api-tokens-file: the API refuses every write and serves reads only"`
+	TLSCert    string   `ini:"api-tls-cert" default:"" help:"certificate for HTTPS; set together with api-tls-key; empty: plain HTTP"`
+	TLSKey     string   `ini:"api-tls-key" default:"" help:"private key of api-tls-cert"`
+	MaxBody    int64    `ini:"api-max-body" default:"1048576" help:"largest request body accepted, in bytes"`
+	OpenReads  bool     `ini:"api-open-reads" default:"false" help:"serve reads (GET) without a token; false: when skydns-auth or api-tokens-file is set, reads need a token (any role) as writes do"`
+	TokensFile string   `ini:"api-tokens-file" default:"" help:"file of named tokens with roles (read, operate, write, admin), one per line as <name> <role> <sha256-hex of the secret>; reloaded on SIGHUP; skydns-apicmd -hash-token makes a line; empty: only skydns-auth"`
 }
 
 // Validate checks values that parse but cannot work.
@@ -67,6 +69,7 @@ func (c API) Validate() error {
 		p.add("General", "etcd-max-txn-ops", "must be 0 (etcd's default of 128) or at least 16, got %d", n)
 	}
 	checkOptionalAddr(&p, "General", "metrics-addr", c.General.MetricsAddr)
+	c.General.History.check(&p, "General")
 	if msg := domainProblem(c.Kube.Domain); msg != "" {
 		p.add("Kube2Skydns", "kube-domain", "%s", msg)
 	}

@@ -66,9 +66,12 @@ var wantPaths = MonitorPaths{
 	JobPath:    "/skydns/monitor/job/",
 }
 
+var wantHistory = History{EventsRetention: 7 * 24 * time.Hour, EventsMax: 100000}
+
 var wantAPI = API{
-	General: APIGeneral{IPMonitorPath: "/skydns/monitor/status/", OverridePath: "/skydns/monitor/override/", ClusterName: "default", MetricsAddr: "127.0.0.1:9156"},
-	Kube:    KubeSection{Domain: "skydns.local.", LockTTL: 10 * time.Second},
+	General: APIGeneral{IPMonitorPath: "/skydns/monitor/status/", OverridePath: "/skydns/monitor/override/", ClusterName: "default", MetricsAddr: "127.0.0.1:9156",
+		History: wantHistory},
+	Kube: KubeSection{Domain: "skydns.local.", LockTTL: 10 * time.Second},
 	API: APISection{
 		Enable:  true,
 		Domains: []string{"skydns.local."},
@@ -108,6 +111,7 @@ var wantSchedule = Schedule{
 		Replicas:      2,
 		StatusGrace:   300 * time.Second,
 		MetricsAddr:   "127.0.0.1:9155",
+		History:       wantHistory,
 	},
 	Etcd: ScheduleEtcd{Etcd: wantEtcd, LockPath: "/skydns/monitor/lock", LockTTL: 10 * time.Second, MonitorPaths: wantPaths,
 		OverridePath: "/skydns/monitor/override/"},

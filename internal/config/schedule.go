@@ -18,6 +18,7 @@ type ScheduleGeneral struct {
 	Replicas      int           `ini:"replicas" default:"2" help:"scanners that probe each IP (fewer if fewer are alive)"`
 	StatusGrace   time.Duration `ini:"status-grace" unit:"s" default:"300s" help:"how long the health status of an IP no record uses any more is kept before it is deleted"`
 	MetricsAddr   string        `ini:"metrics-addr" default:"127.0.0.1:9155" help:"address of the Prometheus /metrics listener, host:port; empty: no listener"`
+	History
 }
 
 // ScheduleEtcd is [Etcd] of skydns-schedule.conf: the shared keys, the
@@ -46,6 +47,7 @@ func (c Schedule) Validate() error {
 		p.add(sec, "status-grace", "must not be negative, got %v", g.StatusGrace)
 	}
 	checkOptionalAddr(&p, sec, "metrics-addr", g.MetricsAddr)
+	g.History.check(&p, sec)
 	c.Etcd.check(&p, "Etcd")
 	checkEtcdPath(&p, "Etcd", "lock-path", c.Etcd.LockPath)
 	checkTTL(&p, "Etcd", "lock-ttl", c.Etcd.LockTTL, time.Second)

@@ -140,3 +140,21 @@ func Hostname(configured string) string {
 	}
 	return "localhost"
 }
+
+// History holds the keys of the operators' history (<etcd-prefix>/events/),
+// in [General] of skydns-schedule.conf and skydns-api.conf: each writer
+// keeps what it writes within them.
+type History struct {
+	EventsRetention time.Duration `ini:"events-retention" unit:"s" default:"168h" help:"how long the history keeps an event (status changes the schedule decides, writes through the API), as an etcd lease shared by the events of an hour (less when the retention is short): an event goes between this time and an hour later; 0: write no events"`
+	EventsMax       int           `ini:"events-max" default:"100000" help:"most events kept in the history: beyond it the writer deletes the oldest"`
+}
+
+func (h History) check(p *problems, sec string) {
+	if h.EventsRetention < 0 {
+		p.add(sec, "events-retention", "must not be negative, got %v", h.EventsRetention)
+	}
+	if h.EventsRetention > 0 && h.EventsRetention < time.Second {
+		p.add(sec, "events-retention", "must be 0 (no history) or at least 1s, got %v", h.EventsRetention)
+	}
+	checkMin(p, sec, "events-max", h.EventsMax, 1)
+}

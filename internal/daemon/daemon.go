@@ -14,7 +14,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +35,33 @@ type Env struct {
 	Etcd *clientv3.Client
 	// Prefix is [Etcd] etcd-prefix.
 	Prefix string
+	hooks  *hangupHooks
+}
+
+// OnHangup adds f to what SIGHUP does, after reopening the log file: a
+// daemon reloads there what it reads from files of its own (skydns-kubeapi:
+// api-tokens-file). f runs on the signal's goroutine, one at a time.
+func (e Env) OnHangup(f func()) {
+	if e.hooks == nil {
+		return // an Env a test built: no signal handling
+	}
+	e.hooks.mu.Lock()
+	defer e.hooks.mu.Unlock()
+	e.hooks.fns = append(e.hooks.fns, f)
+}
+
+type hangupHooks struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+func (h *hangupHooks) run() {
+	h.mu.Lock()
+	fns := slices.Clone(h.fns)
+	h.mu.Unlock()
+	for _, f := range fns {
+		f()
+	}
 }
 
 // ProbeKey is the key a daemon reads to learn that etcd answers: one key
@@ -113,10 +142,11 @@ func run[C any](p Program[C], args []string, stderr io.Writer) (code int) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	stopHUP := onHangup(log, closeLog)
+	hooks := &hangupHooks{}
+	stopHUP := onHangup(log, closeLog, hooks)
 	defer stopHUP()
 
-	env := Env{Log: log}
+	env := Env{Log: log, hooks: hooks}
 	endpoints := etcdCfg.Servers
 	if etcdCfg.Embedded() {
 		srv, err := embedetcd.Start(ctx, embedetcd.Options{
@@ -153,9 +183,10 @@ func run[C any](p Program[C], args []string, stderr io.Writer) (code int) {
 }
 
 // onHangup makes SIGHUP reopen the log file, which is what logrotate's
-// postrotate expects; without it the signal would kill the daemon. The
-// configuration is read once, at start: SIGHUP does not reload it.
-func onHangup(log *slog.Logger, f *logging.File) (stop func()) {
+// postrotate expects; without it the signal would kill the daemon. Then it
+// runs the hooks of Env.OnHangup. The configuration is read once, at
+// start: SIGHUP does not reload it.
+func onHangup(log *slog.Logger, f *logging.File, hooks *hangupHooks) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -166,18 +197,23 @@ func onHangup(log *slog.Logger, f *logging.File) (stop func()) {
 				return
 			case <-hup:
 			}
-			if f == nil {
-				log.Info("SIGHUP: logging to stdout, no file to reopen; the configuration is read only at start")
-				continue
-			}
-			if err := f.Reopen(); err != nil {
-				log.Error("SIGHUP: log file not reopened; still writing to the old one", "err", err)
-				continue
-			}
-			log.Info("SIGHUP: log file reopened; the configuration is read only at start", "file", f.Path())
+			reopen(log, f)
+			hooks.run()
 		}
 	}()
 	return func() { signal.Stop(hup); close(done) }
+}
+
+func reopen(log *slog.Logger, f *logging.File) {
+	if f == nil {
+		log.Info("SIGHUP: logging to stdout, no file to reopen; the configuration is read only at start")
+		return
+	}
+	if err := f.Reopen(); err != nil {
+		log.Error("SIGHUP: log file not reopened; still writing to the old one", "err", err)
+		return
+	}
+	log.Info("SIGHUP: log file reopened; the configuration is read only at start", "file", f.Path())
 }
 
 // WaitEtcd logs once etcd answers and then waits for ctx: the body of a

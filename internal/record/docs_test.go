@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/skydns/skydns/internal/election"
+	"github.com/skydns/skydns/internal/events"
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/record"
@@ -34,6 +35,7 @@ var storedValues = map[string]reflect.Type{
 	"override":  reflect.TypeFor[health.Override](),
 	"election":  reflect.TypeFor[election.Value](),
 	"site":      reflect.TypeFor[topology.Site](),
+	"event":     reflect.TypeFor[events.Event](),
 }
 
 // TestDataModelDoc keeps the field tables of docs/data-model.md equal to

@@ -32,6 +32,9 @@ func (a *API) del(w http.ResponseWriter, r *http.Request) *httpError {
 	if err := a.readBody(w, r, &req, true); err != nil {
 		return err
 	}
+	if err := noteUser(r, req.User); err != nil {
+		return err
+	}
 	typ, err := parseType(req.Type, true)
 	if err != nil {
 		return err

@@ -18,6 +18,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	rejected *prometheus.CounterVec
+	// authRefused counts requests refused for their token, reads too.
+	authRefused *prometheus.CounterVec
 }
 
 // rejectReasons names the classes of refused writes, by status code.
@@ -57,12 +59,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 				"outside api-domains, another writer's), invalid (400), not_found (404), conflict (409), too_large (413), "+
 				"unavailable (503: etcd), error (500).")),
 			[]string{"reason"}),
+		authRefused: prometheus.NewCounterVec(prometheus.CounterOpts(opts("api_auth_refused_total",
+			"Requests refused for their token, by status code and reason: 401 missing (no token), malformed (not \"Bearer <token>\"), "+
+				"unknown (no such token); 403 role (the token's role is too low for the route), disabled (no token configured: writes off).")),
+			[]string{"code", "reason"}),
+	}
+	for _, c := range []struct{ code, reason string }{{"401", "missing"}, {"401", "malformed"}, {"401", "unknown"}, {"403", "role"}, {"403", "disabled"}} {
+		m.authRefused.WithLabelValues(c.code, c.reason)
 	}
 	for _, r := range rejectReasons {
 		m.rejected.WithLabelValues(r)
 	}
 	m.rejected.WithLabelValues("error")
-	reg.MustRegister(m.requests, m.duration, m.rejected)
+	reg.MustRegister(m.requests, m.duration, m.rejected, m.authRefused)
 	return m
 }
 

@@ -129,6 +129,7 @@ func (a *API) putOverride(w http.ResponseWriter, r *http.Request) *httpError {
 	if err := checkUser(user); err != nil {
 		return err
 	}
+	user = userOf(r, user)
 	if err := checkReason(req.Reason); err != nil {
 		return err
 	}
@@ -183,6 +184,9 @@ func (a *API) deleteOverride(w http.ResponseWriter, r *http.Request) *httpError 
 	ip, herr := overrideIP(r)
 	if herr != nil {
 		return herr
+	}
+	if err := noteUser(r, ""); err != nil {
+		return err
 	}
 	err := a.apply(r.Context(), []string{"override " + ip.String()}, func(t *tx) *httpError {
 		cur, ok := t.override(ip)

@@ -70,6 +70,9 @@ func (a *API) putPolicy(w http.ResponseWriter, r *http.Request) *httpError {
 
 // deletePolicy: DELETE /skydns/api/{name}/policy.
 func (a *API) deletePolicy(w http.ResponseWriter, r *http.Request) *httpError {
+	if err := noteUser(r, ""); err != nil {
+		return err
+	}
 	name, err := a.writableName(r.PathValue("name"))
 	if err != nil {
 		return err

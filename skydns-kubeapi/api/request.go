@@ -76,6 +76,7 @@ func (a *API) meta(r *http.Request, req *apitypes.Request) (meta, *httpError) {
 	if err := checkUser(m.user); err != nil {
 		return m, err
 	}
+	m.user = userOf(r, m.user)
 	if req.TTL != nil {
 		// RFC 2181 caps TTLs at 2^31-1.
 		if *req.TTL < 0 || *req.TTL > 1<<31-1 {

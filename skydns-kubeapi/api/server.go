@@ -13,7 +13,6 @@ package api
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -22,12 +21,14 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
-	"strings"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/skydns/skydns/internal/events"
 	"github.com/skydns/skydns/internal/record"
 	"github.com/skydns/skydns/skydns-kubeapi/apitypes"
 	"github.com/skydns/skydns/skydns-kubeapi/store"
@@ -41,10 +42,17 @@ type Config struct {
 	// KubeDomain is kube-domain when the Kubernetes sync runs, else "".
 	// Names below svc.<KubeDomain> are the sync's and are not writable.
 	KubeDomain string
-	// Token is skydns-auth; empty refuses every write.
+	// Token is skydns-auth, an admin token; empty with no TokensFile
+	// refuses every write.
 	Token string
-	// OpenReads serves GET without the token.
+	// TokensFile is api-tokens-file: named tokens with roles, read by New
+	// and by ReloadTokens.
+	TokensFile string
+	// OpenReads serves GET without a token.
 	OpenReads bool
+	// Events gets an event for every write that changed something; nil:
+	// no history. Its owner runs it.
+	Events *events.Writer
 	// MaxBody is the largest request body, in bytes.
 	MaxBody int64
 	// MaxTxnOps is the most operations one etcd transaction may hold.
@@ -67,6 +75,7 @@ type API struct {
 	kubeDomain string   // normalized, "" when the sync is off
 	reserved   string   // svc.<kube-domain>, "" when the sync is off
 	tokenSum   [sha256.Size]byte
+	tokens     atomic.Pointer[[]namedToken] // api-tokens-file
 	log        *slog.Logger
 	locks      *nameLocks
 	reg        *prometheus.Registry
@@ -114,6 +123,9 @@ func New(cfg Config, st *store.Store) (*API, error) {
 		a.reserved = "svc." + n
 	}
 	a.tokenSum = sha256.Sum256([]byte(cfg.Token))
+	if err := a.ReloadTokens(); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	return a, nil
 }
 
@@ -126,25 +138,30 @@ func (a *API) Handler() http.Handler {
 		mux.HandleFunc(pattern, h)
 		routes[routeOf(pattern)] = true
 	}
-	handle("GET /skydns/api/{$}", a.read(a.getList))
-	handle("GET /skydns/api", a.read(a.getList))
-	handle("GET /skydns/api/{name}", a.read(a.getName))
-	handle("POST /skydns/api/{name}", a.write(a.post))
-	handle("PUT /skydns/api/{name}", a.write(a.put))
-	handle("DELETE /skydns/api/{name}", a.write(a.del))
-	handle("GET /skydns/api/{name}/policy", a.read(a.getPolicy))
-	handle("PUT /skydns/api/{name}/policy", a.write(a.putPolicy))
-	handle("DELETE /skydns/api/{name}/policy", a.write(a.deletePolicy))
-	handle("GET /skydns/overrides/{$}", a.read(a.getOverrides))
-	handle("GET /skydns/overrides", a.read(a.getOverrides))
-	handle("GET /skydns/overrides/{ip}", a.read(a.getOverride))
-	handle("PUT /skydns/overrides/{ip}", a.write(a.putOverride))
-	handle("DELETE /skydns/overrides/{ip}", a.write(a.deleteOverride))
-	handle("GET /skydns/sites/{$}", a.read(a.getSites))
-	handle("GET /skydns/sites", a.read(a.getSites))
-	handle("GET /skydns/sites/{site}", a.read(a.getSite))
-	handle("PUT /skydns/sites/{site}", a.write(a.putSite))
-	handle("DELETE /skydns/sites/{site}", a.write(a.deleteSite))
+	// The role each route needs: the route classes of docs/api.md.
+	read, operate, write := func(h handler) http.HandlerFunc { return a.guard(h, RoleRead) },
+		func(h handler) http.HandlerFunc { return a.guard(h, RoleOperate) },
+		func(h handler) http.HandlerFunc { return a.guard(h, RoleWrite) }
+	handle("GET /skydns/api/{$}", read(a.getList))
+	handle("GET /skydns/api", read(a.getList))
+	handle("GET /skydns/api/{name}", read(a.getName))
+	handle("POST /skydns/api/{name}", write(a.post))
+	handle("PUT /skydns/api/{name}", write(a.put))
+	handle("DELETE /skydns/api/{name}", write(a.del))
+	handle("GET /skydns/api/{name}/policy", read(a.getPolicy))
+	handle("PUT /skydns/api/{name}/policy", write(a.putPolicy))
+	handle("DELETE /skydns/api/{name}/policy", write(a.deletePolicy))
+	handle("GET /skydns/overrides/{$}", read(a.getOverrides))
+	handle("GET /skydns/overrides", read(a.getOverrides))
+	handle("GET /skydns/overrides/{ip}", read(a.getOverride))
+	handle("PUT /skydns/overrides/{ip}", operate(a.putOverride))
+	handle("DELETE /skydns/overrides/{ip}", operate(a.deleteOverride))
+	handle("GET "+apitypes.EventsPath, read(a.getEvents))
+	handle("GET /skydns/sites/{$}", read(a.getSites))
+	handle("GET /skydns/sites", read(a.getSites))
+	handle("GET /skydns/sites/{site}", read(a.getSite))
+	handle("PUT /skydns/sites/{site}", write(a.putSite))
+	handle("DELETE /skydns/sites/{site}", write(a.deleteSite))
 	// Without a method the patterns below catch every other method of the
 	// same paths, so that a 405 has a JSON body like every other error.
 	notAllowed := func(allow string) http.HandlerFunc {
@@ -162,13 +179,14 @@ func (a *API) Handler() http.Handler {
 	handle("/skydns/sites/{$}", notAllowed("GET"))
 	handle("/skydns/sites", notAllowed("GET"))
 	handle("/skydns/sites/{site}", notAllowed("GET, PUT, DELETE"))
+	handle(apitypes.EventsPath, notAllowed("GET"))
 	// Like /healthz and /readyz, /metrics needs no token.
 	handle("GET /healthz", healthz)
 	handle("GET /readyz", Ready(a.store))
 	handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}).ServeHTTP)
 	handle("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, errorf(http.StatusNotFound, "no such route %s; the API is under %s (records, policies), %s (overrides) and %s (sites)",
-			r.URL.Path, apitypes.PathPrefix, apitypes.OverridesPrefix, apitypes.SitesPrefix))
+		writeError(w, errorf(http.StatusNotFound, "no such route %s; the API is under %s (records, policies), %s (overrides), %s (sites) and %s (history)",
+			r.URL.Path, apitypes.PathPrefix, apitypes.OverridesPrefix, apitypes.SitesPrefix, apitypes.EventsPath))
 	})
 	// instrument is outermost, so that it counts the 500 of a panic too.
 	return a.instrument(routes, a.recoverer(a.logRequests(mux)))
@@ -247,59 +265,29 @@ func writeOK(w http.ResponseWriter) {
 	fmt.Fprintln(w, apitypes.OK)
 }
 
-// authorize checks the token of a request. The token is compared by its
-// SHA-256 sum in constant time, so neither its content nor its length
-// leaks through timing.
-func (a *API) authorize(r *http.Request, write bool) *httpError {
-	if a.cfg.Token == "" {
-		if write {
-			return errorf(http.StatusForbidden, "writes are disabled: no token is configured (skydns-auth in [SkydnsApi])")
-		}
-		return nil
-	}
-	if !write && a.cfg.OpenReads {
-		return nil
-	}
-	tok := ""
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, rest, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return errorf(http.StatusUnauthorized, "Authorization header must be \"Bearer <token>\"")
-		}
-		tok = strings.TrimSpace(rest)
-	} else {
-		// Old clients put the token in the URL; it is accepted, never logged.
-		tok = r.URL.Query().Get("token")
-	}
-	if tok == "" {
-		return errorf(http.StatusUnauthorized, "missing token: send \"Authorization: Bearer <token>\" (or ?token= for old clients)")
-	}
-	sum := sha256.Sum256([]byte(tok))
-	if subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) != 1 {
-		return errorf(http.StatusUnauthorized, "wrong token")
-	}
-	return nil
-}
-
 type handler func(w http.ResponseWriter, r *http.Request) *httpError
 
-func (a *API) read(h handler) http.HandlerFunc {
-	return a.guard(h, false)
-}
-
-func (a *API) write(h handler) http.HandlerFunc {
-	return a.guard(h, true)
-}
-
-func (a *API) guard(h handler, write bool) http.HandlerFunc {
+// guard runs h for a request whose token has at least the role need, and
+// keeps who made it in the request's context for the event of a write.
+func (a *API) guard(h handler, need Role) http.HandlerFunc {
+	write := need > RoleRead
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := a.authorize(r, write); err != nil {
+		id, reason, err := a.authorize(r, need)
+		if err != nil {
 			if err.status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="skydns"`)
 			}
+			a.m.authRefused.WithLabelValues(strconv.Itoa(err.status), reason).Inc()
+			// Never the token: the name of a known one, and why.
+			a.log.Warn("api request refused", "method", r.Method, "path", r.URL.Path, "status", err.status,
+				"reason", reason, "token", id.name, "remote", r.RemoteAddr)
 			a.rejected(write, err)
 			writeError(w, err)
 			return
+		}
+		if write {
+			act := &actor{token: id.name, user: id.name, remote: r.RemoteAddr, method: r.Method, path: r.URL.Path}
+			r = r.WithContext(context.WithValue(r.Context(), actorKey{}, act))
 		}
 		if err := h(w, r); err != nil {
 			a.rejected(write, err)

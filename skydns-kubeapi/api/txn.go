@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"hash/fnv"
 	"net/http"
@@ -40,11 +41,14 @@ type tx struct {
 	// planned holds the records among puts, for RecordKey to see the ids
 	// this attempt has already taken.
 	planned map[string]record.Record
+	// prior holds the values read, by key, as they were before this
+	// attempt: the "before" of the write's event.
+	prior map[string]any
 }
 
 func newTx(s *store.Store) *tx {
 	return &tx{s: s, prefix: s.Prefix(), guarded: map[string]bool{}, read: map[string][]store.Entry{},
-		puts: map[string][]byte{}, dels: map[string]bool{}, planned: map[string]record.Record{}}
+		puts: map[string][]byte{}, dels: map[string]bool{}, planned: map[string]record.Record{}, prior: map[string]any{}}
 }
 
 // records returns the records of name and guards them: the transaction
@@ -74,6 +78,9 @@ func (t *tx) records(name string) []store.Entry {
 				clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortDescend), clientv3.WithLimit(1)))
 	}
 	t.read[name] = entries
+	for _, e := range entries {
+		t.prior[e.Key] = e.Record
+	}
 	return entries
 }
 
@@ -85,6 +92,9 @@ func (t *tx) policy(name string) (store.PolicyEntry, bool) {
 		t.guarded["policy:"+name] = true
 		t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(key), "<", rev+1))
 		t.orElse = append(t.orElse, clientv3.OpGet(key, clientv3.WithKeysOnly()))
+	}
+	if ok {
+		t.prior[e.Key] = store.StoredPolicy{Policy: e.Policy, Source: e.Source, Cluster: e.Cluster, User: e.User}
 	}
 	return e, ok
 }
@@ -105,6 +115,9 @@ func (t *tx) override(ip netip.Addr) (store.OverrideEntry, bool) {
 			t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(key), "<", rev+1))
 			t.orElse = append(t.orElse, clientv3.OpGet(key, clientv3.WithKeysOnly()))
 		}
+	}
+	if ok && json.Valid(e.Raw) {
+		t.prior[e.Key] = json.RawMessage(e.Raw)
 	}
 	return e, ok
 }
@@ -230,6 +243,7 @@ func (a *API) apply(ctx context.Context, lock []string, plan func(t *tx) *httpEr
 			// Read-your-writes: answer once the mirror shows the change,
 			// so the client's next GET (here) sees it. Bounded: the write
 			// has happened whatever the mirror does.
+			a.recordEvent(actorOf(ctx), lock, t)
 			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			a.store.Wait(wctx, resp.Header.Revision, keys...)
 			cancel()

@@ -5,8 +5,11 @@
 package apitypes
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
+	"github.com/skydns/skydns/internal/events"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/topology"
 )
@@ -211,4 +214,19 @@ type List struct {
 type Error struct {
 	Status int    `json:"status"`
 	Error  string `json:"error"`
+}
+
+// EventsPath is the history: GET lists events, newest first.
+const EventsPath = "/skydns/events"
+
+// EventList is the answer of GET /skydns/events.
+type EventList struct {
+	Events []events.Event `json:"events"`
+}
+
+// HashToken is how api-tokens-file keeps a secret: the SHA-256 of its
+// bytes, in lower-case hex. skydns-apicmd -hash-token prints it.
+func HashToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
 }

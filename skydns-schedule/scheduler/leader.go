@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/skydns/skydns/internal/backoff"
 	"github.com/skydns/skydns/internal/etcdclient"
+	"github.com/skydns/skydns/internal/events"
 	"github.com/skydns/skydns/internal/health"
 )
 
@@ -144,6 +146,10 @@ type statusChange struct {
 	value  *health.Status // nil: delete
 	modRev int64          // the key's revision we decided on (0: absent)
 	why    string         // for the log of a delete
+	// For the history: the status before (Unknown: none) and the votes of
+	// the checkers that counted.
+	from   health.State
+	agents []events.Agent
 }
 
 // step does one round: on a full round (every schedule-interval, and when
@@ -462,7 +468,7 @@ func (l *leader) evaluate(ip netip.Addr, ok map[string]bool, now, at time.Time) 
 		if checks != health.Unknown {
 			v.Checked = checks.String()
 		}
-		return statusChange{ip: ip, value: v, modRev: cur.modRev}, true
+		return statusChange{ip: ip, value: v, modRev: cur.modRev, from: cur.state, agents: l.voters(ip, ok)}, true
 	}
 
 	if cur.override {
@@ -470,7 +476,8 @@ func (l *leader) evaluate(ip netip.Addr, ok map[string]bool, now, at time.Time) 
 		// once, even if it is the same word. With no verdict at all the
 		// IP is unchecked again: no status.
 		if checks == health.Unknown {
-			return statusChange{ip: ip, modRev: cur.modRev, why: "the override ended and no checker has a verdict yet"}, true
+			return statusChange{ip: ip, modRev: cur.modRev, why: "the override ended and no checker has a verdict yet",
+				from: cur.state, agents: l.voters(ip, ok)}, true
 		}
 	} else if checks == cur.state || checks == health.Unknown {
 		return statusChange{}, false
@@ -479,7 +486,26 @@ func (l *leader) evaluate(ip netip.Addr, ok map[string]bool, now, at time.Time) 
 	if checks == health.Down {
 		v.Reason = reason
 	}
-	return statusChange{ip: ip, value: v, modRev: cur.modRev}, true
+	return statusChange{ip: ip, value: v, modRev: cur.modRev, from: cur.state, agents: l.voters(ip, ok)}, true
+}
+
+// voters are the checkers of ip whose votes count, with their votes, for
+// the event of a change: built only for a change, not for every decision.
+// Locked.
+func (l *leader) voters(ip netip.Addr, ok map[string]bool) []events.Agent {
+	var out []events.Agent
+	for a := range l.st.holders[ip] {
+		if !ok[a] || l.distrusted[a] {
+			continue
+		}
+		ag := events.Agent{Name: a}
+		if v := l.st.reports[ip][a].state; v != health.Unknown {
+			ag.Vote = v.String()
+		}
+		out = append(out, ag)
+	}
+	slices.SortFunc(out, func(x, y events.Agent) int { return strings.Compare(x.Name, y.Name) })
+	return out
 }
 
 // expire returns the deletes of statuses whose IP no record has used for
@@ -504,7 +530,7 @@ func (l *leader) expire(now time.Time) []statusChange {
 			l.orphans[ip] = now
 		}
 		if now.Sub(since) >= l.s.cfg.StatusGrace {
-			out = append(out, statusChange{ip: ip, modRev: e.modRev, why: "no record uses the IP any more"})
+			out = append(out, statusChange{ip: ip, modRev: e.modRev, why: "no record uses the IP any more", from: e.state})
 		}
 	}
 	return out
@@ -554,13 +580,37 @@ func (l *leader) applyStatus(chunk []statusChange, resp *clientv3.TxnResponse) {
 			delete(l.orphans, c.ip)
 			l.s.m.statusDeleted.Inc()
 			l.s.cfg.Log.Info("status removed: "+c.why, "ip", c.ip.String())
+			l.record(c, nil)
 			continue
 		}
+		l.record(c, c.value)
 		st.status[c.ip] = entryOf(*c.value, resp.Header.Revision)
 		l.s.m.statusChanges.WithLabelValues(c.value.Status).Inc()
 		l.s.cfg.Log.Info("status", "ip", c.ip.String(), "status", c.value.Status, "votes", c.value.Votes, "reason", c.value.Reason,
 			"override", c.value.Override)
 	}
+}
+
+// record adds the history event of a status change that was written: to
+// is the new value, nil when the key was deleted. Locked.
+func (l *leader) record(c statusChange, to *health.Status) {
+	if l.s.cfg.Events == nil {
+		return
+	}
+	e := events.Event{Kind: events.KindStatus, IPs: []string{c.ip.String()}, Agents: c.agents}
+	if c.from != health.Unknown {
+		e.From = c.from.String()
+	}
+	for name := range l.st.ipNames[c.ip] {
+		e.Names = append(e.Names, strings.TrimSuffix(name, "."))
+	}
+	slices.Sort(e.Names)
+	if to == nil {
+		e.Reason = c.why
+	} else {
+		e.To, e.Votes, e.Reason, e.Override = to.Status, to.Votes, to.Reason, to.Override
+	}
+	l.s.cfg.Events.Add(e)
 }
 
 // checkAgents finds agents whose lease has gone unrefreshed for longer

@@ -18,6 +18,7 @@ import (
 	"github.com/skydns/skydns/internal/config"
 	"github.com/skydns/skydns/internal/election"
 	"github.com/skydns/skydns/internal/etcdview"
+	"github.com/skydns/skydns/internal/events"
 	"github.com/skydns/skydns/internal/monitor"
 )
 
@@ -37,6 +38,10 @@ type Config struct {
 	AgentDowntime time.Duration // an agent whose lease went unrefreshed this long gets no jobs
 	Replicas      int           // agents per target
 	StatusGrace   time.Duration // keep the status of an unused IP this long
+
+	// Events gets an event for every status written or removed; nil: no
+	// history. Its owner runs it.
+	Events *events.Writer
 
 	RequestTimeout time.Duration
 	Log            *slog.Logger

@@ -11,6 +11,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/skydns/skydns/internal/events"
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/policy"
@@ -124,9 +125,9 @@ func newState(prefix string, paths monitor.Paths, lockPath, overridePath string)
 		jobs: map[string]map[netip.Addr]string{}, holders: map[netip.Addr]map[string]struct{}{},
 		status: map[netip.Addr]statusEntry{}, overrides: map[netip.Addr]overrideEntry{},
 	}
-	// The monitor and topology subtrees never hold records, whatever the paths say, and
+	// The monitor, topology and events subtrees never hold records, whatever the paths say, and
 	// neither do the configured monitor paths and the lock.
-	s.skip = []string{prefix + "monitor/", topology.Prefix(prefix)}
+	s.skip = []string{prefix + "monitor/", topology.Prefix(prefix), events.Dir(prefix)}
 	for _, p := range []string{paths.Status, paths.Report, paths.Heart, paths.Job, overridePath, strings.TrimRight(lockPath, "/") + "/"} {
 		if strings.HasPrefix(p, prefix) {
 			s.skip = append(s.skip, p)
@@ -179,8 +180,13 @@ func (h recordsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error
 func (h recordsView) Apply(_ int64, events []*clientv3.Event) {
 	s := h.s
 	s.mu.Lock()
+	seen := false
 	for _, ev := range events {
 		key := string(ev.Kv.Key)
+		if s.skipped(key) && !strings.HasPrefix(key, s.topoPfx) {
+			continue // sites are no records, but they do move checkers
+		}
+		seen = true
 		if ev.Type == clientv3.EventTypeDelete {
 			s.deleteKey(key)
 		} else {
@@ -188,7 +194,11 @@ func (h recordsView) Apply(_ int64, events []*clientv3.Event) {
 		}
 	}
 	s.mu.Unlock()
-	s.onChange()
+	// The leader's own history and the monitor keys under the prefix are
+	// no reason for a round.
+	if seen {
+		s.onChange()
+	}
 }
 
 func (s *state) skipped(key string) bool {
