@@ -158,9 +158,13 @@ func runSites(p *Plan, mode, endpoints, dnsAddr, client string, wait time.Durati
 	if err := set.WaitApplied(ctx, dnsAddr, mode == "on"); err != nil {
 		return err
 	}
-	fmt.Printf("gendata: sites %s, served after %d ms: %d sites, %d networks (%d /%d around the backends, %d /24s of 127/8); "+
+	if mode == "off" {
+		fmt.Printf("gendata: sites off, served after %d ms\n", time.Since(t0).Milliseconds())
+		return nil
+	}
+	fmt.Printf("gendata: sites on, served after %d ms: %d sites, %d networks (%d /%d around the backends, %d /24s of 127/8); "+
 		"client %s in %s; %d of %d names have an address there\n",
-		mode, time.Since(t0).Milliseconds(), len(set.Sites), set.BackendNets+set.ClientNets, set.BackendNets, set.BackendBits,
+		time.Since(t0).Milliseconds(), len(set.Sites), set.BackendNets+set.ClientNets, set.BackendNets, set.BackendBits,
 		set.ClientNets, cl, clientSite, set.InClientSite, p.Names)
 	return nil
 }
