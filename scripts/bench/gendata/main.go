@@ -6,6 +6,11 @@
 // It is part of scripts/bench (see run.sh and docs/benchmarks.md). The
 // addresses come from the documentation and benchmarking ranges: they are
 // served, never contacted.
+//
+// With -sites on|off it writes nothing of the above: it puts (or deletes)
+// the sites benchmark's topology, 1,000 networks over 10 sites built from
+// the same plan (give the same -names, -seed and -spread), and waits until
+// the DNS server at -dns answers as the sites say (sites.go).
 package main
 
 import (
