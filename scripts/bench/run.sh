@@ -25,8 +25,9 @@
 # --startups 1.
 # --sites: no Knot, no latency; against one skydns (hone-one false unless
 # given), rounds alternate "no sites" and "1,000 networks over 10 sites"
-# (gendata -sites on|off, the client 127.0.0.1 in site0, the backends
-# spread over the sites): median qps of each and the ratio sites/none.
+# (gendata -sites on|off, the backends spread over the sites), with the
+# client 127.0.0.1 in site0 and then in no site: median qps of each and the
+# ratios to no sites.
 # The machine may be shared: everything started here runs at nice --nice
 # (default -10, so that other users' builds take little of the two pinned
 # cores; 0 turns it off), and so does this session's scheduler autogroup
@@ -391,32 +392,42 @@ disturbed_cpu() { local a b c d; read -r a b c d <"$work/cpu.txt"; disturbed "$a
 
 # --- 4s. --sites: no sites against 1,000 networks over 10 sites -------------
 # One skydns, one data set (-spread: a name's 3 addresses far apart, so they
-# fall in independent sites). Before each run gendata writes or deletes the
-# sites through etcd and waits until skydns answers its probe names from
-# 127.0.0.1 as it must with them or without (see gendata's sites.go). Rounds
-# run none then sites, then sites then none (A B B A), so that a drift of the
-# machine falls on both alike. A round that others disturbed is repeated, as
-# in the Knot mode.
+# fall in independent sites). Three set-ups:
+#   none:  no site defined;
+#   sites: 1,000 networks over 10 sites, dnsperf's 127.0.0.1 in site0: it
+#          gets site0's addresses, or a fallback's (smaller answers);
+#   away:  the same table but site0 holds 127.128.0.0/24 and up instead of
+#          127.0.0.0/24 and up: dnsperf is in no site and gets the answers
+#          of "none", so only the cost of sites shows.
+# Before each run gendata writes or deletes the sites through etcd and waits
+# until skydns answers its probe names as it must (see gendata's sites.go).
+# Rounds run the set-ups in turn, reversed every other round (A B C C B A),
+# so that a drift of the machine falls on all alike. A round that others
+# disturbed is repeated, as in the Knot mode.
 if ((sites)); then
 	sites_log="$work/sites.txt"
 	: >"$sites_log"
-	set_sites() { # on|off
+	set_sites() { # on|off, site0's client
 		fg "${on_cpu0[@]}" "$bin/gendata" -etcd "$etcd_url" -names "$names" -zone "$zone" -spread \
-			-sites "$1" -dns "127.0.0.1:$sky_port" -client 127.0.0.1 -wait 60s >>"$sites_log" ||
+			-sites "$1" -dns "127.0.0.1:$sky_port" -client "$2" -wait 60s >>"$sites_log" ||
 			die "sites $1 not applied: $(tail -3 "$sites_log")"
 		log "  $(tail -1 "$sites_log")"
 	}
 	results="$work/qps.txt"
 	: >"$results"
-	log "throughput: $runs rounds x $duration s, dnsperf -c 20 -q 200 on CPU 0, no sites / sites alternately (hone-one=$hone_one)"
+	log "throughput: $runs rounds x $duration s, dnsperf -c 20 -q 200 on CPU 0, none / sites / away in turn (hone-one=$hone_one)"
 	r=0 clean=0
 	while ((clean < runs && r < 2 * runs)); do
 		r=$((r + 1))
 		disturbed=0
-		order="none sites"
-		((r % 2)) || order="sites none"
+		order="none sites away"
+		((r % 2)) || order="away sites none"
 		for mode in $order; do
-			if [[ "$mode" == sites ]]; then set_sites on; else set_sites off; fi
+			case "$mode" in
+			none) set_sites off 127.0.0.1 ;;
+			sites) set_sites on 127.0.0.1 ;;
+			away) set_sites on 127.128.0.1 ;;
+			esac
 			alive "$sky_pid" || die "skydns died"
 			dnsperf_run skydns "$sky_port" "$sky_pid" "$work/dnsperf-$mode-$r.log" -l "$duration"
 			resp=$(awk '/Average packet size:/ {print $NF}' "$work/dnsperf-$mode-$r.log")
@@ -434,7 +445,7 @@ if ((sites)); then
 		fi
 	done
 	rounds=$r
-	set_sites off
+	set_sites off 127.0.0.1
 	touch "$work/disturbed.txt"
 	if ((clean >= 3 || clean == rounds)); then
 		awk -v bad="$(tr '\n' ' ' <"$work/disturbed.txt")" 'BEGIN {n = split(bad, b, " "); for (i = 1; i <= n; i++) skip[b[i]] = 1}
@@ -446,18 +457,17 @@ if ((sites)); then
 	fi
 	median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) {print "nan"; exit}; if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 	col() { awk -v s="$1" -v c="$2" '$2 == s {print $c}' "$work/qps-used.txt"; }
-	none_med=$(col none 3 | median) sites_med=$(col sites 3 | median)
-	none_cpu=$(col none 7 | median) sites_cpu=$(col sites 7 | median)
-	none_gen=$(col none 8 | median) sites_gen=$(col sites 8 | median)
-	none_resp=$(col none 11 | median) sites_resp=$(col sites 11 | median)
-	ratio=$(awk -v a="$sites_med" -v b="$none_med" 'BEGIN {printf "%.3f", a / b}')
-	ratios=$(awk '$2 == "none" {n[$1] = $3} $2 == "sites" {s[$1] = $3} END {for (r in s) if (r in n) printf "%.3f\n", s[r] / n[r]}' "$work/qps-used.txt" | sort -g | tr '\n' ' ')
-	norm_ratio=$(awk '$2 == "sites" {s += $3; sc += $7} $2 == "none" {k += $3; kc += $7}
-		END {if (sc > 0 && kc > 0) printf "%.3f", (s / sc) / (k / kc); else print "n/a"}' "$work/qps-used.txt")
+	# ratio MODE: median qps of MODE / of none; rounds MODE: per round;
+	# norm MODE: the same per second of skydns CPU.
+	ratio() { awk -v a="$(col "$1" 3 | median)" -v b="$(col none 3 | median)" 'BEGIN {printf "%.3f", a / b}'; }
+	rounds_of() { awk -v m="$1" '$2 == "none" {n[$1] = $3} $2 == m {s[$1] = $3} END {for (r in s) if (r in n) printf "%.3f\n", s[r] / n[r]}' "$work/qps-used.txt" | sort -g | tr '\n' ' '; }
+	norm() { awk -v m="$1" '$2 == m {s += $3; sc += $7} $2 == "none" {k += $3; kc += $7}
+		END {if (sc > 0 && kc > 0) printf "%.3f", (s / sc) / (k / kc); else print "n/a"}' "$work/qps-used.txt"; }
+	cells() { local m; for m in none sites away; do printf " $2 |" "$(col "$m" "$1" | median)"; done; }
 	used_n=$(awk '$2 == "none" {n++} END {print n + 0}' "$work/qps-used.txt")
 	genbound=$(awk '$7 < 0.85 && $8 > 0.85 {n++} END {print n + 0}' "$work/qps-used.txt")
 	others_max=$(awk '{m1 = $9 > m1 ? $9 : m1; m0 = $10 > m0 ? $10 : m0} END {printf "%.2f / %.2f", m1, m0}' "$work/qps-used.txt")
-	sites_line=$(grep '^gendata: sites on' "$sites_log" | tail -1 | sed 's/^gendata: sites on, served after [0-9]* ms: //')
+	sites_line=$(grep '^gendata: sites on.*client 127.0.0.1 in' "$sites_log" | tail -1 | sed 's/^gendata: sites on, served after [0-9]* ms: //')
 	applied=$(awk '/^gendata: sites/ {print $6}' "$sites_log" | sort -g | tr '\n' ' ')
 
 	stamp=$(date +%Y%m%d-%H%M%S)
@@ -469,18 +479,21 @@ if ((sites)); then
 		echo
 		echo "$(nproc) vCPU $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -r); skydns $("$root/bin/skydns" -version | awk '{print $2}') (binary sha256 $(sha256sum "$root/bin/skydns" | cut -c1-12)), dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ {print $2}'), $(go version | awk '{print $3}')."
 		echo "skydns on CPU 1 (GOMAXPROCS=1), dnsperf, gendata and etcd on CPU 0; all at nice $nice${autogroup_old:+ (session autogroup too)}."
-		echo "Sites: $sites_line; each site falls back to the next two, min-healthy 1 (default)."
+		echo "Sites: $sites_line; each site falls back to the next two, min-healthy 1 (default). \"client in no site\": the same backend networks, site0's client /24s moved to 127.128.0.0 and up."
 		echo
-		echo "| | no sites | sites | sites / no sites |"
+		echo "| | no sites | sites, client in site0 | sites, client in no site |"
 		echo "|---|---:|---:|---:|"
-		echo "| qps, median of $used_n x ${duration} s (\`-c 20 -q 200\`) | $(printf '%.0f' "$none_med") | $(printf '%.0f' "$sites_med") | **$ratio** (rounds: $ratios) |"
-		echo "| skydns CPU during those runs (median, cores) | $none_cpu | $sites_cpu | per-CPU-second: $norm_ratio |"
-		echo "| dnsperf CPU (median, cores) | $none_gen | $sites_gen | |"
-		echo "| response size (bytes, median of the runs' averages) | $none_resp | $sites_resp | |"
+		echo "| qps, median of $used_n x ${duration} s (\`-c 20 -q 200\`) |$(cells 3 %.0f)"
+		echo "| **ratio to no sites** (medians) | 1 | **$(ratio sites)** | **$(ratio away)** |"
+		echo "| ratio per round | | $(rounds_of sites)| $(rounds_of away)|"
+		echo "| skydns CPU during those runs (median, cores) |$(cells 7 %s)"
+		echo "| ratio per second of skydns CPU | 1 | $(norm sites) | $(norm away) |"
+		echo "| dnsperf CPU (median, cores) |$(cells 8 %s)"
+		echo "| response size (bytes, median of the runs' averages) |$(cells 11 %.0f)"
 		echo
 		echo "Data: gendata -spread wrote $((names * 3)) records + status keys in ${gen_s} s. Sites written or deleted and served (ms, each switch): $applied."
 		echo "Medians over $used (disturbed: others took > $quiet of a saturated core); in those runs others took at most $others_max cores of CPU 1 / CPU 0."
-		echo "Generator-bound runs (skydns core < 85% busy while dnsperf's core > 85%): $genbound of $((2 * used_n))."
+		echo "Generator-bound runs (skydns core < 85% busy while dnsperf's core > 85%): $genbound of $((3 * used_n))."
 		echo "Whole run: ${elapsed} s."
 		echo
 		echo "<details><summary>per run: round mode qps lost avg_s stddev_s skydns_cpu dnsperf_cpu other1 other0 (cores) response_bytes</summary>"

@@ -46,7 +46,7 @@ func run(args []string) error {
 	fs.BoolVar(&s.Spread, "spread", false, "take a name's addresses far apart in the pool (for -sites)")
 	sites := fs.String("sites", "", "on: write the 1,000 networks over 10 sites and wait until -dns serves them; off: delete them and wait; then exit (no data, no files)")
 	dnsAddr := fs.String("dns", "", "with -sites: the skydns to poll, host:port on loopback")
-	client := fs.String("client", "127.0.0.1", "with -sites: the load generator's address, put in site0")
+	client := fs.String("client", "127.0.0.1", "with -sites: the client whose /24 is put in site0 and as whom the probes ask (ECS); another than dnsperf's 127.0.0.1 leaves dnsperf in no site")
 	wait := fs.Duration("wait", time.Minute, "with -sites: how long to wait for the server")
 	endpoints := fs.String("etcd", "", "etcd endpoints, comma-separated; empty: write no etcd data")
 	out := fs.String("out", "", "directory for <zone>zone and queries.txt; empty: write no files")

@@ -30,6 +30,7 @@ func siteName(k int) string { return "site" + strconv.Itoa(k) }
 // SiteSet is the topology the benchmark writes, and what it does to the
 // plan's names.
 type SiteSet struct {
+	Client      netip.Addr // in site0
 	Sites       map[string]topology.Site
 	BackendNets int // networks around the backends, each a /BackendBits
 	BackendBits int
@@ -108,7 +109,7 @@ func (p *Plan) Sites(client netip.Addr) (*SiteSet, error) {
 		}
 		addNet(c%numSites, a, 24)
 	}
-	set := &SiteSet{Sites: map[string]topology.Site{}, BackendNets: len(blocks), BackendBits: bits, ClientNets: clients}
+	set := &SiteSet{Client: client, Sites: map[string]topology.Site{}, BackendNets: len(blocks), BackendBits: bits, ClientNets: clients}
 	for k := range numSites {
 		set.Sites[siteName(k)] = topology.Site{
 			Networks: nets[k],
@@ -174,11 +175,17 @@ func DeleteSites(ctx context.Context, cli *clientv3.Client, prefix string) error
 // Applied reports whether the server at addr answers the probes as with
 // the sites defined: every probe exactly its site0 address. Without sites
 // a probe gets all its healthy addresses, or with hold-one a pick among
-// them; that all 32 picks fall on site0's is as good as impossible.
+// them; that all 32 picks fall on site0's is as good as impossible. The
+// probes carry the client's address as EDNS Client Subnet, so that they
+// ask as the client whatever their source address.
 func (s *SiteSet) Applied(c *dns.Client, addr string) (bool, error) {
 	for _, pr := range s.Probes {
 		m := new(dns.Msg)
 		m.SetQuestion(pr.Name, dns.TypeA)
+		m.SetEdns0(1232, false)
+		opt := m.IsEdns0()
+		opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1,
+			SourceNetmask: 32, Address: s.Client.AsSlice()})
 		r, _, err := c.Exchange(m, addr)
 		if err != nil {
 			return false, err
