@@ -41,7 +41,7 @@ set -euo pipefail
 names=100000 runs=5 duration=20 latency=65 hone_one=true do_latency=1 wait_quiet=15 nice=-10 startups=3
 q_names="" q_runs="" q_duration="" q_latency="" q_wait="" q_hone="" q_startups=""
 sites=0
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
 	case "$1" in
 	--names) q_names="$2"; shift 2 ;;
@@ -401,6 +401,7 @@ disturbed_cpu() { local a b c d; read -r a b c d <"$work/cpu.txt"; disturbed "$a
 #          of "none", so only the cost of sites shows.
 # Before each run gendata writes or deletes the sites through etcd and waits
 # until skydns answers its probe names as it must (see gendata's sites.go).
+# Each run is preceded by one untimed pass over the names (see below).
 # Rounds run the set-ups in turn, reversed every other round (A B C C B A),
 # so that a drift of the machine falls on all alike. A round that others
 # disturbed is repeated, as in the Knot mode.
@@ -428,6 +429,11 @@ if ((sites)); then
 			sites) set_sites on 127.0.0.1 ;;
 			away) set_sites on 127.128.0.1 ;;
 			esac
+			# A topology change makes each name place its addresses again on
+			# its first query: one untimed pass over the names first, in
+			# every set-up alike, so that the runs measure the steady state.
+			fg timeout 300 "${on_cpu0[@]}" dnsperf -s 127.0.0.1 -p "$sky_port" -d "$queries" -n 1 -c 20 -q 200 \
+				>"$work/warmup-$mode-$r.log" 2>&1 || die "warm-up pass failed: $(tail -3 "$work/warmup-$mode-$r.log")"
 			alive "$sky_pid" || die "skydns died"
 			dnsperf_run skydns "$sky_port" "$sky_pid" "$work/dnsperf-$mode-$r.log" -l "$duration"
 			resp=$(awk '/Average packet size:/ {print $NF}' "$work/dnsperf-$mode-$r.log")
