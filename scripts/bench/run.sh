@@ -4,7 +4,7 @@
 #   scripts/bench/run.sh [--names 10000|100000|1000000] [--runs 5] [--duration 20]
 #                        [--latency-seconds 65] [--hone-one true|false]
 #                        [--no-latency] [--startups 3] [--wait-quiet 15] [--nice -10]
-#                        [--quick]
+#                        [--quick] [--sites]
 #
 # What it does (docs/benchmarks.md, "DNS server", explains how to read it):
 #   1. installs dnsperf and knot with apt-get if missing, builds bin/skydns and
@@ -23,6 +23,11 @@
 #
 # --quick = --names 10000 --runs 2 --duration 5 --latency-seconds 10 --wait-quiet 10
 # --startups 1.
+# --sites: no Knot, no latency; against one skydns (hone-one false unless
+# given), rounds alternate "no sites" and "1,000 networks over 10 sites"
+# (gendata -sites on|off, the backends spread over the sites), with the
+# client 127.0.0.1 in site0 and then in no site: median qps of each and the
+# ratios to no sites.
 # The machine may be shared: everything started here runs at nice --nice
 # (default -10, so that other users' builds take little of the two pinned
 # cores; 0 turns it off), and so does this session's scheduler autogroup
@@ -34,19 +39,21 @@
 set -euo pipefail
 
 names=100000 runs=5 duration=20 latency=65 hone_one=true do_latency=1 wait_quiet=15 nice=-10 startups=3
-q_names="" q_runs="" q_duration="" q_latency="" q_wait=""
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+q_names="" q_runs="" q_duration="" q_latency="" q_wait="" q_hone="" q_startups=""
+sites=0
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
 	case "$1" in
 	--names) q_names="$2"; shift 2 ;;
 	--runs) q_runs="$2"; shift 2 ;;
 	--duration) q_duration="$2"; shift 2 ;;
 	--latency-seconds) q_latency="$2"; shift 2 ;;
-	--hone-one) hone_one="$2"; shift 2 ;;
+	--hone-one) q_hone="$2"; shift 2 ;;
 	--no-latency) do_latency=0; shift ;;
 	--wait-quiet) q_wait="$2"; shift 2 ;;
 	--nice) nice="$2"; shift 2 ;;
-	--startups) startups="$2"; shift 2 ;;
+	--startups) q_startups="$2"; shift 2 ;;
+	--sites) sites=1; shift ;;
 	--quick) names=10000 runs=2 duration=5 latency=10 wait_quiet=10 startups=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -55,6 +62,12 @@ done
 # Explicit values win over --quick, whatever the order.
 names="${q_names:-$names}" runs="${q_runs:-$runs}"
 duration="${q_duration:-$duration}" latency="${q_latency:-$latency}" wait_quiet="${q_wait:-$wait_quiet}"
+# --sites measures plain A (the Go benchmark's mode, the sample config's
+# default) and needs no start-up medians: those are the other mode's.
+if ((sites)); then
+	hone_one=false startups=1 do_latency=0
+fi
+hone_one="${q_hone:-$hone_one}" startups="${q_startups:-$startups}"
 for v in "$names" "$runs" "$duration" "$latency" "$((wait_quiet + 1))" "$startups"; do
 	[[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: not a positive integer: $v" >&2; exit 2; }
 done
@@ -170,7 +183,7 @@ port_free() {
 # --- 1. tools ---------------------------------------------------------------
 need=()
 command -v dnsperf >/dev/null || need+=(dnsperf)
-command -v knotd >/dev/null || need+=(knot)
+((sites)) || command -v knotd >/dev/null || need+=(knot)
 command -v ss >/dev/null || need+=(iproute2)
 command -v taskset >/dev/null || need+=(util-linux)
 if ((${#need[@]})); then
@@ -223,7 +236,9 @@ etcd_url="$(cat "$work/etcd.url")"
 
 log "generating $names names x 3 A records into $etcd_url (gendata on CPU 1)"
 t0=$(now_ms)
-fg "${on_cpu1[@]}" "$bin/gendata" -etcd "$etcd_url" -names "$names" -zone "$zone" -out "$work/data" >&2
+spread=()
+((sites)) && spread=(-spread)
+fg "${on_cpu1[@]}" "$bin/gendata" -etcd "$etcd_url" -names "$names" -zone "$zone" -out "$work/data" "${spread[@]}" >&2
 gen_s=$(awk -v ms=$(($(now_ms) - t0)) 'BEGIN {printf "%.1f", ms/1000}')
 queries="$work/data/queries.txt"
 zonefile="$work/data/${zone}zone"
@@ -280,10 +295,12 @@ sky_rss_ready=$(awk '{print $2}' "$work/startup.txt" | sort -g | awk '{v[NR] = $
 sky_hwm_ready=$(awk '{print $3}' "$work/startup.txt" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
 "$bin/dnsload" -server "127.0.0.1:$sky_port" -probe "n0.$zone" -wait 30s >&2
 
-log "starting knotd (zone of $names names)"
-mkdir -p "$work/knot/db"
-cp "$zonefile" "$work/knot/"
-cat >"$work/knot/knot.conf" <<EOF
+# --sites measures skydns against itself: no Knot.
+if ((sites == 0)); then
+	log "starting knotd (zone of $names names)"
+	mkdir -p "$work/knot/db"
+	cp "$zonefile" "$work/knot/"
+	cat >"$work/knot/knot.conf" <<EOF
 server:
     rundir: "$work/knot"
     listen: 127.0.0.1@$knot_port
@@ -306,16 +323,17 @@ zone:
   - domain: $zone
     file: "${zone}zone"
 EOF
-t0=$(now_ms)
-"${on_cpu1[@]}" knotd -c "$work/knot/knot.conf" >"$work/knot.log" 2>&1 &
-knot_pid=$!
-pids+=("$knot_pid")
-fg "$bin/dnsload" -server "127.0.0.1:$knot_port" -probe "n$((names - 1)).$zone" -wait 120s >&2 ||
-	{ cat "$work/knot.log" >&2; die "knotd not serving"; }
-knot_ready_ms=$(($(now_ms) - t0))
-taskset -a -p -c 1 "$knot_pid" >/dev/null
-knot_rss_ready=$(rss_mb "$knot_pid")
-log "knotd serving in ${knot_ready_ms} ms, RSS ${knot_rss_ready} MB; threads pinned: $(taskset -a -p "$knot_pid" | awk '{print $NF}' | sort -u | tr '\n' ' ')"
+	t0=$(now_ms)
+	"${on_cpu1[@]}" knotd -c "$work/knot/knot.conf" >"$work/knot.log" 2>&1 &
+	knot_pid=$!
+	pids+=("$knot_pid")
+	fg "$bin/dnsload" -server "127.0.0.1:$knot_port" -probe "n$((names - 1)).$zone" -wait 120s >&2 ||
+		{ cat "$work/knot.log" >&2; die "knotd not serving"; }
+	knot_ready_ms=$(($(now_ms) - t0))
+	taskset -a -p -c 1 "$knot_pid" >/dev/null
+	knot_rss_ready=$(rss_mb "$knot_pid")
+	log "knotd serving in ${knot_ready_ms} ms, RSS ${knot_rss_ready} MB; threads pinned: $(taskset -a -p "$knot_pid" | awk '{print $NF}' | sort -u | tr '\n' ' ')"
+fi
 
 # --- 4. throughput, A B A B -------------------------------------------------
 # timed LOGFILE CMD...: runs CMD on CPU 0 (bounded in time), output to
@@ -371,6 +389,133 @@ disturbed() { # server_cpu gen_cpu other1 other0
 		'BEGIN {exit !((o1 > q && s + o1 > 0.9) || (o0 > q && g + o0 > 0.9))}'
 }
 disturbed_cpu() { local a b c d; read -r a b c d <"$work/cpu.txt"; disturbed "$a" "$b" "$c" "$d"; }
+
+# --- 4s. --sites: no sites against 1,000 networks over 10 sites -------------
+# One skydns, one data set (-spread: a name's 3 addresses far apart, so they
+# fall in independent sites). Three set-ups:
+#   none:  no site defined;
+#   sites: 1,000 networks over 10 sites, dnsperf's 127.0.0.1 in site0: it
+#          gets site0's addresses, or a fallback's (smaller answers);
+#   away:  the same table but site0 holds 127.128.0.0/24 and up instead of
+#          127.0.0.0/24 and up: dnsperf is in no site and gets the answers
+#          of "none", so only the cost of sites shows.
+# Before each run gendata writes or deletes the sites through etcd and waits
+# until skydns answers its probe names as it must (see gendata's sites.go).
+# Each run is preceded by one untimed pass over the names (see below).
+# Rounds run the set-ups in turn, reversed every other round (A B C C B A),
+# so that a drift of the machine falls on all alike. A round that others
+# disturbed is repeated, as in the Knot mode.
+if ((sites)); then
+	sites_log="$work/sites.txt"
+	: >"$sites_log"
+	set_sites() { # on|off, site0's client
+		fg "${on_cpu0[@]}" "$bin/gendata" -etcd "$etcd_url" -names "$names" -zone "$zone" -spread \
+			-sites "$1" -dns "127.0.0.1:$sky_port" -client "$2" -wait 60s >>"$sites_log" ||
+			die "sites $1 not applied: $(tail -3 "$sites_log")"
+		log "  $(tail -1 "$sites_log")"
+	}
+	results="$work/qps.txt"
+	: >"$results"
+	log "throughput: $runs rounds x $duration s, dnsperf -c 20 -q 200 on CPU 0, none / sites / away in turn (hone-one=$hone_one)"
+	r=0 clean=0
+	while ((clean < runs && r < 2 * runs)); do
+		r=$((r + 1))
+		disturbed=0
+		order="none sites away"
+		((r % 2)) || order="away sites none"
+		for mode in $order; do
+			case "$mode" in
+			none) set_sites off 127.0.0.1 ;;
+			sites) set_sites on 127.0.0.1 ;;
+			away) set_sites on 127.128.0.1 ;;
+			esac
+			# A topology change makes each name place its addresses again on
+			# its first query: one untimed pass over the names first, in
+			# every set-up alike, so that the runs measure the steady state.
+			fg timeout 300 "${on_cpu0[@]}" dnsperf -s 127.0.0.1 -p "$sky_port" -d "$queries" -n 1 -c 20 -q 200 \
+				>"$work/warmup-$mode-$r.log" 2>&1 || die "warm-up pass failed: $(tail -3 "$work/warmup-$mode-$r.log")"
+			alive "$sky_pid" || die "skydns died"
+			dnsperf_run skydns "$sky_port" "$sky_pid" "$work/dnsperf-$mode-$r.log" -l "$duration"
+			resp=$(awk '/Average packet size:/ {print $NF}' "$work/dnsperf-$mode-$r.log")
+			line="$(cat "$work/last.txt") ${resp:-nan}"
+			echo "$r $mode $line" >>"$results"
+			read -r qps lost avg sd scpu gcpu o1 o0 rb <<<"$line"
+			log "  round $r $mode: $qps qps, lost $lost, avg $avg s, response $rb bytes, CPU: skydns $scpu dnsperf $gcpu others on CPU1 $o1 on CPU0 $o0"
+			disturbed "$scpu" "$gcpu" "$o1" "$o0" && disturbed=1
+		done
+		if ((disturbed)); then
+			echo "$r" >>"$work/disturbed.txt"
+			((r < 2 * runs)) && log "  round $r disturbed by other processes: one more round"
+		else
+			clean=$((clean + 1))
+		fi
+	done
+	rounds=$r
+	set_sites off 127.0.0.1
+	touch "$work/disturbed.txt"
+	if ((clean >= 3 || clean == rounds)); then
+		awk -v bad="$(tr '\n' ' ' <"$work/disturbed.txt")" 'BEGIN {n = split(bad, b, " "); for (i = 1; i <= n; i++) skip[b[i]] = 1}
+			!($1 in skip)' "$results" >"$work/qps-used.txt"
+		used="the $clean undisturbed rounds of $rounds"
+	else
+		cp "$results" "$work/qps-used.txt"
+		used="all $rounds rounds, only $clean undisturbed: DISTURBED, see other1/other0"
+	fi
+	median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) {print "nan"; exit}; if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+	col() { awk -v s="$1" -v c="$2" '$2 == s {print $c}' "$work/qps-used.txt"; }
+	# ratio MODE: median qps of MODE / of none; rounds MODE: per round;
+	# norm MODE: the same per second of skydns CPU.
+	ratio() { awk -v a="$(col "$1" 3 | median)" -v b="$(col none 3 | median)" 'BEGIN {printf "%.3f", a / b}'; }
+	rounds_of() { awk -v m="$1" '$2 == "none" {n[$1] = $3} $2 == m {s[$1] = $3} END {for (r in s) if (r in n) printf "%.3f\n", s[r] / n[r]}' "$work/qps-used.txt" | sort -g | tr '\n' ' '; }
+	norm() { awk -v m="$1" '$2 == m {s += $3; sc += $7} $2 == "none" {k += $3; kc += $7}
+		END {if (sc > 0 && kc > 0) printf "%.3f", (s / sc) / (k / kc); else print "n/a"}' "$work/qps-used.txt"; }
+	cells() { local m; for m in none sites away; do printf " $2 |" "$(col "$m" "$1" | median)"; done; }
+	used_n=$(awk '$2 == "none" {n++} END {print n + 0}' "$work/qps-used.txt")
+	genbound=$(awk '$7 < 0.85 && $8 > 0.85 {n++} END {print n + 0}' "$work/qps-used.txt")
+	others_max=$(awk '{m1 = $9 > m1 ? $9 : m1; m0 = $10 > m0 ? $10 : m0} END {printf "%.2f / %.2f", m1, m0}' "$work/qps-used.txt")
+	sites_line=$(grep '^gendata: sites on.*client 127.0.0.1 in' "$sites_log" | tail -1 | sed 's/^gendata: sites on, served after [0-9]* ms: //')
+	applied=$(awk '/^gendata: sites/ {print $6}' "$sites_log" | sort -g | tr '\n' ' ')
+
+	stamp=$(date +%Y%m%d-%H%M%S)
+	mkdir -p "$out_dir"
+	report="$out_dir/$stamp-$names-sites.md"
+	elapsed=$(($(date +%s) - t_start))
+	{
+		echo "### Sites: $names names x 3 A records, no sites against 1,000 networks over 10 sites, hone-one=$hone_one ($(date -u +'%Y-%m-%d %H:%M UTC'))"
+		echo
+		echo "$(nproc) vCPU $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -r); skydns $("$root/bin/skydns" -version | awk '{print $2}') (binary sha256 $(sha256sum "$root/bin/skydns" | cut -c1-12)), dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ {print $2}'), $(go version | awk '{print $3}')."
+		echo "skydns on CPU 1 (GOMAXPROCS=1), dnsperf, gendata and etcd on CPU 0; all at nice $nice${autogroup_old:+ (session autogroup too)}."
+		echo "Sites: $sites_line; each site falls back to the next two, min-healthy 1 (default). \"client in no site\": the same backend networks, site0's client /24s moved to 127.128.0.0 and up."
+		echo
+		echo "| | no sites | sites, client in site0 | sites, client in no site |"
+		echo "|---|---:|---:|---:|"
+		echo "| qps, median of $used_n x ${duration} s (\`-c 20 -q 200\`) |$(cells 3 %.0f)"
+		echo "| **ratio to no sites** (medians) | 1 | **$(ratio sites)** | **$(ratio away)** |"
+		echo "| ratio per round | | $(rounds_of sites)| $(rounds_of away)|"
+		echo "| skydns CPU during those runs (median, cores) |$(cells 7 %s)"
+		echo "| ratio per second of skydns CPU | 1 | $(norm sites) | $(norm away) |"
+		echo "| dnsperf CPU (median, cores) |$(cells 8 %s)"
+		echo "| response size (bytes, median of the runs' averages) |$(cells 11 %.0f)"
+		echo
+		echo "Data: gendata -spread wrote $((names * 3)) records + status keys in ${gen_s} s. Sites written or deleted and served (ms, each switch): $applied."
+		echo "Medians over $used (disturbed: others took > $quiet of a saturated core); in those runs others took at most $others_max cores of CPU 1 / CPU 0."
+		echo "Generator-bound runs (skydns core < 85% busy while dnsperf's core > 85%): $genbound of $((3 * used_n))."
+		echo "Whole run: ${elapsed} s."
+		echo
+		echo "<details><summary>per run: round mode qps lost avg_s stddev_s skydns_cpu dnsperf_cpu other1 other0 (cores) response_bytes</summary>"
+		echo
+		echo '```'
+		cat "$results"
+		[[ -s "$work/disturbed.txt" ]] && echo "# disturbed rounds: $(tr '\n' ' ' <"$work/disturbed.txt")"
+		echo '```'
+		echo "</details>"
+	} >"$report"
+	mkdir -p "$out_dir/$stamp-$names-sites-logs"
+	cp "$work"/*.log "$work"/*.txt "$out_dir/$stamp-$names-sites-logs/" 2>/dev/null || true
+	cat "$report"
+	log "report: $report (logs in $out_dir/$stamp-$names-sites-logs)"
+	exit 0
+fi
 
 results="$work/qps.txt"
 : >"$results"

@@ -28,6 +28,11 @@ type Spec struct {
 	IPsPerName int    // A records per name
 	DownPct    int    // share of IPs (percent) whose status is DOWN
 	Seed       uint64 // DOWN choice and query order
+	// Spread takes address k of name i from the k-th stretch of the pool
+	// (i, Names+i, 2*Names+i, ...) instead of next to each other, so that
+	// one name's addresses lie far apart and site networks (Sites) can put
+	// them in different sites. Same set of used addresses either way.
+	Spread bool
 }
 
 // The addresses are served, never contacted: documentation ranges first,
@@ -82,7 +87,17 @@ func NewPlan(s Spec) (*Plan, error) {
 		return nil, err
 	}
 	s.Zone = zone
-	return &Plan{Spec: s, pool: ipPool()}, nil
+	pool := ipPool()
+	if s.Spread {
+		// Addresses k1 and k2 of a name coincide when (k2-k1)*Names is a
+		// multiple of the pool's size.
+		for d := 1; d < s.IPsPerName; d++ {
+			if d*s.Names%len(pool) == 0 {
+				return nil, fmt.Errorf("spread layout: %d names give a name the same address twice (pool of %d)", s.Names, len(pool))
+			}
+		}
+	}
+	return &Plan{Spec: s, pool: pool}, nil
 }
 
 // Name is the owner name of name number i.
@@ -91,9 +106,13 @@ func (p *Plan) Name(i int) string { return "n" + strconv.Itoa(i) + "." + p.Zone 
 // Label is the first label of name number i, as written in the zone file.
 func (p *Plan) Label(i int) string { return "n" + strconv.Itoa(i) }
 
-// IP is address k (0 <= k < IPsPerName) of name i. Consecutive pool entries,
-// so the addresses of one name are distinct.
+// IP is address k (0 <= k < IPsPerName) of name i: consecutive pool
+// entries, or with Spread one from each stretch of Names entries; either
+// way the addresses of one name are distinct.
 func (p *Plan) IP(i, k int) netip.Addr {
+	if p.Spread {
+		return p.pool[(k*p.Names+i)%len(p.pool)]
+	}
 	return p.pool[(i*p.IPsPerName+k)%len(p.pool)]
 }
 

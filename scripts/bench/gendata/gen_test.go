@@ -17,6 +17,7 @@ import (
 	"github.com/skydns/skydns/internal/etcdtest"
 	"github.com/skydns/skydns/internal/health"
 	"github.com/skydns/skydns/internal/record"
+	"github.com/skydns/skydns/internal/topology"
 )
 
 func testSpec(n int) Spec {
@@ -256,4 +257,110 @@ func sameSet(a, b []netip.Addr) bool {
 		}
 	}
 	return true
+}
+
+// TestSpreadLayout: with Spread a name's addresses come from far apart in
+// the pool, are distinct, and the names use the same addresses as without.
+func TestSpreadLayout(t *testing.T) {
+	for _, n := range []int{200, 10000, 100000} {
+		s := testSpec(n)
+		s.Spread = true
+		p, err := NewPlan(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		used := map[netip.Addr]bool{}
+		for j := range p.UsedIPs() {
+			used[p.UsedIP(j)] = true
+		}
+		for i := range n {
+			seen := map[netip.Addr]bool{}
+			for k := range 3 {
+				a := p.IP(i, k)
+				if seen[a] {
+					t.Fatalf("%d names: name %d has %s twice", n, i, a)
+				}
+				if !used[a] {
+					t.Fatalf("%d names: name %d has %s, not among the used addresses", n, i, a)
+				}
+				seen[a] = true
+			}
+		}
+	}
+	s := testSpec(len(ipPool()))
+	s.Spread = true
+	if _, err := NewPlan(s); err == nil {
+		t.Fatal("as many names as the pool: every address of a name would be the same, want an error")
+	}
+}
+
+// TestSites is the benchmark topology as a spec: 1,000 valid networks over
+// 10 sites that the server's compiler takes without a problem, the client
+// in site0, and site selection that filters: a fair share of the names has
+// an address in the client's site, and never all of them.
+func TestSites(t *testing.T) {
+	client := netip.MustParseAddr("127.0.0.1")
+	for _, tc := range []struct {
+		names          int
+		spread         bool
+		minIn, maxIn   float64 // share of names with an address in site0
+		wantProbesMost bool
+	}{
+		{names: 10000, spread: true, minIn: 0.15, maxIn: 0.40, wantProbesMost: true},
+		{names: 100000, spread: true, minIn: 0.15, maxIn: 0.40, wantProbesMost: true},
+		{names: 1000000, spread: true, minIn: 0.15, maxIn: 0.40, wantProbesMost: true},
+		{names: 10000, spread: false, minIn: 0.05, maxIn: 0.20},
+	} {
+		s := testSpec(tc.names)
+		s.Spread = tc.spread
+		p, err := NewPlan(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := p.Sites(client)
+		if !tc.spread {
+			// Consecutive addresses share a block: few names have exactly one
+			// address in site0; a probe may or may not be found.
+			if err != nil {
+				continue
+			}
+		} else if err != nil {
+			t.Fatalf("%d names: %v", tc.names, err)
+		}
+		if len(set.Sites) != 10 {
+			t.Errorf("%d names: %d sites, want 10", tc.names, len(set.Sites))
+		}
+		nets := 0
+		for name, site := range set.Sites {
+			if _, err := site.Encode(name); err != nil {
+				t.Errorf("%d names: site %s: %v", tc.names, name, err)
+			}
+			nets += len(site.Networks)
+		}
+		if nets != 1000 || set.BackendNets+set.ClientNets != 1000 || set.BackendNets > 800 {
+			t.Errorf("%d names: %d networks (%d backend, %d client), want 1000 with at most 800 backend",
+				tc.names, nets, set.BackendNets, set.ClientNets)
+		}
+		top, problems := topology.Compile(set.Sites)
+		if len(problems) > 0 {
+			t.Fatalf("%d names: %v", tc.names, problems)
+		}
+		if got := top.Site(client); got < 0 || top.Name(got) != "site0" {
+			t.Errorf("%d names: client in site %d, want site0", tc.names, got)
+		}
+		share := float64(set.InClientSite) / float64(tc.names)
+		if share < tc.minIn || share > tc.maxIn {
+			t.Errorf("%d names (spread %v): %.2f of the names have an address in site0, want %.2f..%.2f",
+				tc.names, tc.spread, share, tc.minIn, tc.maxIn)
+		}
+		if tc.wantProbesMost && len(set.Probes) != probesWanted {
+			t.Errorf("%d names: %d probes, want %d", tc.names, len(set.Probes), probesWanted)
+		}
+		// Every backend address is in a site: the answers are sited ones.
+		for j := range p.UsedIPs() {
+			if top.Site(p.UsedIP(j)) < 0 {
+				t.Fatalf("%d names: %s in no site", tc.names, p.UsedIP(j))
+			}
+		}
+	}
 }

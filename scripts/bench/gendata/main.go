@@ -6,12 +6,18 @@
 // It is part of scripts/bench (see run.sh and docs/benchmarks.md). The
 // addresses come from the documentation and benchmarking ranges: they are
 // served, never contacted.
+//
+// With -sites on|off it writes nothing of the above: it puts (or deletes)
+// the sites benchmark's topology, 1,000 networks over 10 sites built from
+// the same plan (give the same -names, -seed and -spread), and waits until
+// the DNS server at -dns answers as the sites say (sites.go).
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +42,12 @@ func run(args []string) error {
 	fs.IntVar(&s.Names, "names", 10000, "number of names")
 	fs.IntVar(&s.IPsPerName, "ips", 3, "A records per name")
 	fs.IntVar(&s.DownPct, "down-pct", 10, "percentage of addresses whose status is DOWN")
-	fs.Uint64Var(&s.Seed, "seed", 1, "seed of the DOWN choice and the query order")
+	fs.Uint64Var(&s.Seed, "seed", 1, "seed of the DOWN choice, the query order and the sites")
+	fs.BoolVar(&s.Spread, "spread", false, "take a name's addresses far apart in the pool (for -sites)")
+	sites := fs.String("sites", "", "on: write the 1,000 networks over 10 sites and wait until -dns serves them; off: delete them and wait; then exit (no data, no files)")
+	dnsAddr := fs.String("dns", "", "with -sites: the skydns to poll, host:port on loopback")
+	client := fs.String("client", "127.0.0.1", "with -sites: the client whose /24 is put in site0 and as whom the probes ask (ECS); another than dnsperf's 127.0.0.1 leaves dnsperf in no site")
+	wait := fs.Duration("wait", time.Minute, "with -sites: how long to wait for the server")
 	endpoints := fs.String("etcd", "", "etcd endpoints, comma-separated; empty: write no etcd data")
 	out := fs.String("out", "", "directory for <zone>zone and queries.txt; empty: write no files")
 	queries := fs.Int("queries", 0, "lines of the query file; 0: min(names, 1000000)")
@@ -50,6 +61,9 @@ func run(args []string) error {
 	p, err := NewPlan(s)
 	if err != nil {
 		return err
+	}
+	if *sites != "" {
+		return runSites(p, *sites, *endpoints, *dnsAddr, *client, *wait)
 	}
 	if *queries <= 0 {
 		*queries = min(p.Names, 1_000_000)
@@ -107,4 +121,55 @@ func writeFile(path string, write func(*os.File) error) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// runSites writes (on) or deletes (off) the benchmark's sites and waits
+// until the server answers accordingly.
+func runSites(p *Plan, mode, endpoints, dnsAddr, client string, wait time.Duration) error {
+	if mode != "on" && mode != "off" {
+		return fmt.Errorf("-sites on|off, got %q", mode)
+	}
+	if endpoints == "" || dnsAddr == "" {
+		return fmt.Errorf("-sites needs -etcd and -dns")
+	}
+	ap, err := netip.ParseAddrPort(dnsAddr)
+	if err != nil || !ap.Addr().IsLoopback() {
+		return fmt.Errorf("-dns %q: want a loopback host:port", dnsAddr)
+	}
+	cl, err := netip.ParseAddr(client)
+	if err != nil {
+		return fmt.Errorf("-client: %w", err)
+	}
+	set, err := p.Sites(cl)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	cli, err := etcdclient.New(etcdclient.Options{Endpoints: strings.Split(endpoints, ","), DialTimeout: 10 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	t0 := time.Now()
+	if mode == "on" {
+		err = set.Put(ctx, cli, p.Prefix)
+	} else {
+		err = DeleteSites(ctx, cli, p.Prefix)
+	}
+	if err != nil {
+		return err
+	}
+	if err := set.WaitApplied(ctx, dnsAddr, mode == "on"); err != nil {
+		return err
+	}
+	if mode == "off" {
+		fmt.Printf("gendata: sites off, served after %d ms\n", time.Since(t0).Milliseconds())
+		return nil
+	}
+	fmt.Printf("gendata: sites on, served after %d ms: %d sites, %d networks (%d /%d around the backends, %d /24s of 127/8); "+
+		"client %s in %s; %d of %d names have an address there\n",
+		time.Since(t0).Milliseconds(), len(set.Sites), set.BackendNets+set.ClientNets, set.BackendNets, set.BackendBits,
+		set.ClientNets, cl, clientSite, set.InClientSite, p.Names)
+	return nil
 }
