@@ -167,8 +167,9 @@ func (p *Prober) dnsOnce(ctx context.Context, addr string, d *policy.DNSCheck) e
 // grpcOnce asks ip's grpc.health.v1 service about the check's service on
 // a connection of its own, in plain text (h2c).
 func (p *Prober) grpcOnce(ctx context.Context, addr string, g *policy.GRPCCheck) error {
+	// Like the HTTP check: never through a proxy from the environment.
 	cc, err := grpc.NewClient("passthrough:///"+addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithNoProxy(),
 		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
 			return p.dialer.DialContext(ctx, "tcp", a)
 		}))
