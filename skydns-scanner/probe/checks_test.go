@@ -338,3 +338,63 @@ func TestGRPCHealth(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkChecks measures one run of each new check against a healthy
+// loopback server: what a target with such a check costs an agent.
+func BenchmarkChecks(b *testing.B) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "state: ok") })
+	web := httptest.NewServer(mux)
+	defer web.Close()
+	webAddr := addrOf(web.Listener.Addr())
+
+	gln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	healthpb.RegisterHealthServer(gs, health.NewServer())
+	go func() { _ = gs.Serve(gln) }()
+	defer gs.Stop()
+	grpcAddr := addrOf(gln.Addr())
+
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ds := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		rr, _ := dns.NewRR(q.Question[0].Name + " 5 IN A 192.0.2.1")
+		m.Answer = append(m.Answer, rr)
+		_ = w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	ds.NotifyStartedFunc = func() { close(started) }
+	go func() { _ = ds.ActivateAndServe() }()
+	<-started
+	defer func() { _ = ds.Shutdown() }()
+	dnsAddr := addrOf(pc.LocalAddr())
+
+	p := probe.New(probe.Options{Timeout: 5 * time.Second, Tries: 1}, nil)
+	httpCheck := probe.HTTPDefaults(policy.HTTPCheck{Port: int(webAddr.Port()), Match: "ok"})
+	dnsCheck := probe.DNSDefaults(policy.DNSCheck{Port: int(dnsAddr.Port()), Name: "health.example."})
+	for _, bc := range []struct {
+		name string
+		ip   netip.Addr
+		plan probe.Plan
+	}{
+		{"http-match", webAddr.Addr(), probe.Plan{HTTP: &httpCheck}},
+		{"dns", dnsAddr.Addr(), probe.Plan{DNS: &dnsCheck}},
+		{"grpc", grpcAddr.Addr(), probe.Plan{GRPC: &policy.GRPCCheck{Port: int(grpcAddr.Port())}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if r := p.Run(context.Background(), bc.ip, bc.plan); !r.OK {
+					b.Fatalf("%+v", r)
+				}
+			}
+		})
+	}
+}
