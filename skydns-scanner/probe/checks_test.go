@@ -183,6 +183,7 @@ func TestHTTPSCertificates(t *testing.T) {
 	noIP := httpsServer(t, lnNoIP, ca.leaf(t, []string{"other.example"}, nil, now.Add(90*day)))
 	expiring := serve(names, now.Add(5*day))
 	expired := serve(names, now.Add(-day))
+	notYet := serve(names, now.Add(500*day)) // valid from 100 days on
 
 	trusting := probe.New(probe.Options{Timeout: 5 * time.Second, Tries: 1, RootCAs: ca.pool}, nil)
 	system := probe.New(probe.Options{Timeout: 5 * time.Second, Tries: 1}, nil)
@@ -207,6 +208,7 @@ func TestHTTPSCertificates(t *testing.T) {
 		{"valid long enough", system, valid, policy.HTTPCheck{MinCertDays: 30}, ""},
 		{"expired, verified", trusting, expired, policy.HTTPCheck{Host: "svc.example", TLSVerify: true}, "cert-expiry (expired "},
 		{"expired, min-cert-days", system, expired, policy.HTTPCheck{MinCertDays: 1}, "cert-expiry (expired "},
+		{"not valid yet, verified", trusting, notYet, policy.HTTPCheck{Host: "svc.example", TLSVerify: true}, "cert-verify (not valid before "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := tc.check
