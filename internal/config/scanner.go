@@ -33,6 +33,7 @@ type CheckSection struct {
 	MaxThreads   int           `ini:"max-thread" default:"256" help:"most probes running at once"`
 	Rise         int           `ini:"rise" default:"2" help:"consecutive successful probes before a down IP is reported up"`
 	Fall         int           `ini:"fall" default:"3" help:"consecutive failed probes before an up IP is reported down"`
+	CAFile       string        `ini:"ca-file" default:"" help:"PEM file of the CA certificates that HTTPS checks with tls-verify trust, instead of the system's roots; empty: the system's roots"`
 }
 
 // ScannerEtcd is [Etcd] of skydns-scanner.conf: the shared keys and the

@@ -18,6 +18,8 @@ type Spec struct {
 	Ports   []int             `json:"ports,omitempty"`   // TCP connect on each
 	ICMP    *bool             `json:"icmp,omitempty"`    // nil: the agent's enable-icmp
 	HTTP    *policy.HTTPCheck `json:"http,omitempty"`    // HTTP(S) GET
+	DNS     *policy.DNSCheck  `json:"dns,omitempty"`     // DNS query
+	GRPC    *policy.GRPCCheck `json:"grpc,omitempty"`    // grpc.health.v1
 	Require policy.Require    `json:"require,omitempty"` // any (default) or all
 }
 
@@ -36,6 +38,14 @@ func (s Spec) Normalize() Spec {
 		h := *s.HTTP
 		s.HTTP = &h
 	}
+	if s.DNS != nil {
+		d := *s.DNS
+		s.DNS = &d
+	}
+	if s.GRPC != nil {
+		g := *s.GRPC
+		s.GRPC = &g
+	}
 	if s.ICMP != nil {
 		b := *s.ICMP
 		s.ICMP = &b
@@ -45,7 +55,7 @@ func (s Spec) Normalize() Spec {
 
 // Validate reports the first field an agent could not probe.
 func (s Spec) Validate() error {
-	c := policy.Check{Ports: s.Ports, ICMP: s.ICMP, HTTP: s.HTTP, Require: s.Require}
+	c := policy.Check{Ports: s.Ports, ICMP: s.ICMP, HTTP: s.HTTP, DNS: s.DNS, GRPC: s.GRPC, Require: s.Require}
 	if err := (policy.Policy{Check: &c}).Validate(); err != nil {
 		return fmt.Errorf("monitor: spec: %w", err)
 	}

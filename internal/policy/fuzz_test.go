@@ -22,6 +22,10 @@ func FuzzDecode(f *testing.F) {
 		`{"check":{"ports":[0,65536,-1]}}`,
 		`{"mode":"sticky","all-down":"maybe"}`,
 		`{"max-answers":-1,"ttl":4294967296}`,
+		`{"check":{"http":{"scheme":"https","match":"ok","tls-verify":true,"min-cert-days":14}}}`,
+		`{"check":{"http":{"tls-verify":true,"min-cert-days":-1,"match":"\xff"}}}`,
+		`{"check":{"dns":{"port":53,"name":"health.example.","type":"A"},"grpc":{"port":9090,"service":""}}}`,
+		`{"check":{"dns":{"name":"no-dot","type":"AXFR"},"grpc":{"port":0}}}`,
 		`null`, `[]`, `{"check":null}`, `{"mode":`,
 	} {
 		f.Add([]byte(s))
@@ -54,6 +58,17 @@ func FuzzDecode(f *testing.F) {
 						t.Fatalf("http check text %q accepted", s)
 					}
 				}
+				if len(h.Match) > MaxMatchBody || (h.Scheme != "https" && (h.TLSVerify || h.MinCertDays != 0)) {
+					t.Fatalf("http check %+v accepted", *h)
+				}
+			}
+			if d := c.DNS; d != nil {
+				if _, ok := DNSType(d.Type); !ok || !strings.HasSuffix(d.Name, ".") {
+					t.Fatalf("dns check %+v accepted", *d)
+				}
+			}
+			if g := c.GRPC; g != nil && (g.Port < 1 || g.Port > 65535) {
+				t.Fatalf("grpc check %+v accepted", *g)
 			}
 		}
 		again, err := json.Marshal(p)

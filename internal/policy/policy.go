@@ -13,6 +13,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/miekg/dns"
+
 	"github.com/skydns/skydns/internal/record"
 )
 
@@ -63,6 +65,27 @@ type HTTPCheck struct {
 	Path   string `json:"path,omitempty"`   // default /
 	Host   string `json:"host,omitempty"`   // Host header; default the IP
 	Expect int    `json:"expect,omitempty"` // status code; default 200
+	// Match must appear in the first MaxMatchBody bytes of the body.
+	Match string `json:"match,omitempty"`
+	// TLSVerify checks the certificate's chain and name (https only).
+	TLSVerify bool `json:"tls-verify,omitempty"`
+	// MinCertDays fails a certificate that expires within this many days
+	// (https only; with or without TLSVerify).
+	MinCertDays int `json:"min-cert-days,omitempty"`
+}
+
+// DNSCheck is a DNS query to the backend, which must answer NOERROR with
+// at least one record of the type asked.
+type DNSCheck struct {
+	Port int    `json:"port,omitempty"` // default 53
+	Name string `json:"name"`           // the name asked, fully qualified
+	Type string `json:"type,omitempty"` // record type; default A
+}
+
+// GRPCCheck is the standard grpc.health.v1 check, which must say SERVING.
+type GRPCCheck struct {
+	Port    int    `json:"port"`              // the gRPC port
+	Service string `json:"service,omitempty"` // "" asks for the server as a whole
 }
 
 // Check is what the scanners probe on each IP of the name.
@@ -70,6 +93,8 @@ type Check struct {
 	Ports   []int      `json:"ports,omitempty"` // TCP connect on each
 	ICMP    *bool      `json:"icmp,omitempty"`  // echo; nil = scanner default
 	HTTP    *HTTPCheck `json:"http,omitempty"`
+	DNS     *DNSCheck  `json:"dns,omitempty"`
+	GRPC    *GRPCCheck `json:"grpc,omitempty"`
 	Require Require    `json:"require,omitempty"`
 }
 
@@ -169,9 +194,50 @@ func (p Policy) Validate() error {
 			if err := checkHeaderText("path", h.Path, maxHTTPPath); err != nil {
 				return err
 			}
+			if len(h.Match) > maxHTTPMatch || !utf8.ValidString(h.Match) {
+				return fmt.Errorf("policy: http match: want UTF-8 of at most %d bytes", maxHTTPMatch)
+			}
+			if h.Scheme != "https" && (h.TLSVerify || h.MinCertDays != 0) {
+				return fmt.Errorf("policy: http tls-verify and min-cert-days need scheme https")
+			}
+			if h.MinCertDays < 0 || h.MinCertDays > maxCertDays {
+				return fmt.Errorf("policy: http min-cert-days %d: want 0-%d", h.MinCertDays, maxCertDays)
+			}
+		}
+		if d := c.DNS; d != nil {
+			if d.Port < 0 || d.Port > 65535 {
+				return fmt.Errorf("policy: dns port %d: want 1-65535", d.Port)
+			}
+			if _, ok := dns.IsDomainName(d.Name); !ok || !dns.IsFqdn(d.Name) || len(d.Name) > 254 {
+				return fmt.Errorf("policy: dns name %q: want a fully qualified name", d.Name)
+			}
+			if _, ok := DNSType(d.Type); !ok {
+				return fmt.Errorf("policy: dns type %q: not a record type", d.Type)
+			}
+		}
+		if g := c.GRPC; g != nil {
+			if g.Port < 1 || g.Port > 65535 {
+				return fmt.Errorf("policy: grpc port %d: want 1-65535", g.Port)
+			}
+			if len(g.Service) > maxGRPCService || !utf8.ValidString(g.Service) {
+				return fmt.Errorf("policy: grpc service: want UTF-8 of at most %d bytes", maxGRPCService)
+			}
 		}
 	}
 	return nil
+}
+
+// DNSType is the record type of a DNS check ("" is A), and whether it is
+// one a query can ask for.
+func DNSType(s string) (uint16, bool) {
+	if s == "" {
+		return dns.TypeA, true
+	}
+	t, ok := dns.StringToType[strings.ToUpper(s)]
+	if !ok || t == dns.TypeNone || t == dns.TypeOPT || t == dns.TypeAXFR || t == dns.TypeIXFR || t == dns.TypeANY {
+		return 0, false
+	}
+	return t, true
 }
 
 // Bounds on a policy's lists and texts. A policy is read by every DNS
@@ -182,6 +248,14 @@ const (
 	MaxCheckPorts = 64
 	maxHTTPHost   = 253  // a DNS name, or an address with a port
 	maxHTTPPath   = 1024 // far more than a health path needs
+	// A match is looked for in the first MaxMatchBody bytes only, so it
+	// can be no longer than that; 1 KiB is far more than a marker needs.
+	maxHTTPMatch   = 1024
+	maxCertDays    = 3650
+	maxGRPCService = 1024
+	// MaxMatchBody is how much of a body an HTTP check reads at most when
+	// it looks for its match (Route 53 reads 5,120 bytes).
+	MaxMatchBody = 64 << 10
 )
 
 // checkHeaderText refuses what would break out of the HTTP request of a

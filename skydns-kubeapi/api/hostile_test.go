@@ -338,6 +338,13 @@ func TestHostilePolicies(t *testing.T) {
 		{`{"check":{"http":{"path":"/h\nHost: evil"}}}`, "control character"},
 		{`{"check":{"ports":[` + strings.Repeat("80,", 64) + `80]}}`, "at most 64"},
 		{`{"check":{"ports":[` + strings.Repeat("1,", 9999) + `1]}}`, "at most 64"},
+		// Issue 12: the checks that see what users see.
+		{`{"check":{"http":{"tls-verify":true}}}`, "need scheme https"},
+		{`{"check":{"http":{"scheme":"https","min-cert-days":-3}}}`, "min-cert-days -3"},
+		{`{"check":{"http":{"match":"` + strings.Repeat("m", 2000) + `"}}}`, "match"},
+		{`{"check":{"dns":{"name":"health.example","type":"A"}}}`, "fully qualified"},
+		{`{"check":{"dns":{"name":"health.example.","type":"NOPE"}}}`, `type \"NOPE\"`},
+		{`{"check":{"grpc":{"port":0}}}`, "grpc port 0"},
 	} {
 		for _, req := range [][3]string{
 			{"PUT", "/skydns/api/pol/policy", tc.policy},

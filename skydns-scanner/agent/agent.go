@@ -48,7 +48,7 @@ func New(cli *clientv3.Client, cfg Config) (*Agent, error) {
 		cfg: cfg, cli: cli, m: m, started: time.Now().UTC().Truncate(time.Second), icmpMode: mode,
 		prober: probe.New(probe.Options{
 			Timeout: cfg.Timeout, Tries: cfg.Tries, PingTimeout: cfg.PingTimeout,
-			PingCount: cfg.PingCount, ICMPMode: mode,
+			PingCount: cfg.PingCount, ICMPMode: mode, RootCAs: cfg.RootCAs,
 		}, m.probe),
 	}
 	a.rep = newReporter(cli, &a.cfg, m)

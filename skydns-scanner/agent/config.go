@@ -1,9 +1,11 @@
 package agent
 
 import (
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -34,8 +36,11 @@ type Config struct {
 	ICMP         bool          // ping targets whose job does not say
 	PingTimeout  time.Duration
 	PingCount    int
-	MaxThreads   int // probes running at once
-	Rise, Fall   int // consecutive results that change a verdict
+	// RootCAs verify HTTPS checks with tls-verify (ca-file); nil: the
+	// system's roots.
+	RootCAs    *x509.CertPool
+	MaxThreads int // probes running at once
+	Rise, Fall int // consecutive results that change a verdict
 
 	RequestTimeout time.Duration // one etcd request
 	// ViewProgress is how often the job view proves etcd answers (and
@@ -60,6 +65,17 @@ func FromConfig(c *config.Scanner) (Config, error) {
 		return Config{}, fmt.Errorf("[General] hostname: %w", err)
 	}
 	k := c.Check
+	var roots *x509.CertPool
+	if k.CAFile != "" {
+		pem, err := os.ReadFile(k.CAFile)
+		if err != nil {
+			return Config{}, fmt.Errorf("[Check] ca-file: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return Config{}, fmt.Errorf("[Check] ca-file %s: no PEM certificate in it", k.CAFile)
+		}
+	}
 	return Config{
 		Name:              name,
 		Paths:             monitor.PathsFrom(c.Etcd.MonitorPaths),
@@ -69,6 +85,7 @@ func FromConfig(c *config.Scanner) (Config, error) {
 		Interval:          k.Interval, Timeout: k.Timeout, Tries: k.RetryCount,
 		ExtraPorts: extra, DefaultPorts: def,
 		ICMP: k.EnableICMP, PingTimeout: k.PingTimeout, PingCount: k.PingCount,
+		RootCAs:    roots,
 		MaxThreads: k.MaxThreads, Rise: k.Rise, Fall: k.Fall,
 		RequestTimeout: c.Etcd.RequestTimeout,
 	}, nil
@@ -138,10 +155,10 @@ func (c *Config) plan(s monitor.Spec) probe.Plan {
 		p.ICMP = *s.ICMP
 	}
 	p.Ports = s.Ports
-	// A spec that names a check (ports, HTTP, or ICMP asked for outright)
-	// is complete; the default ports fill only a spec that names none.
-	// Without them, {"icmp":false} would check nothing at all.
-	if len(p.Ports) == 0 && s.HTTP == nil && (s.ICMP == nil || !*s.ICMP) {
+	// A spec that names a check (ports, HTTP, DNS, gRPC, or ICMP asked
+	// for outright) is complete; the default ports fill only a spec that
+	// names none. Without them, {"icmp":false} would check nothing at all.
+	if len(p.Ports) == 0 && s.HTTP == nil && s.DNS == nil && s.GRPC == nil && (s.ICMP == nil || !*s.ICMP) {
 		p.Ports = c.DefaultPorts
 	}
 	if len(c.ExtraPorts) > 0 {
@@ -153,5 +170,10 @@ func (c *Config) plan(s monitor.Spec) probe.Plan {
 		h := probe.HTTPDefaults(*s.HTTP)
 		p.HTTP = &h
 	}
+	if s.DNS != nil {
+		d := probe.DNSDefaults(*s.DNS)
+		p.DNS = &d
+	}
+	p.GRPC = s.GRPC
 	return p
 }

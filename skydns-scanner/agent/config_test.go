@@ -1,6 +1,14 @@
 package agent
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -30,6 +38,31 @@ func TestFromConfig(t *testing.T) {
 	if got.leaseTTL() != 15 {
 		t.Errorf("lease TTL %d, want 3 x 5s", got.leaseTTL())
 	}
+	if got.RootCAs != nil {
+		t.Error("no ca-file, yet roots other than the system's")
+	}
+	// ca-file: the CAs that tls-verify trusts instead of the system's.
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "bad.pem")
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificate(rand.Reader, ca, ca, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.WriteFile(good, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(bad, []byte("not a certificate"), 0o600)
+	for _, tc := range []struct {
+		file string
+		ok   bool
+	}{{good, true}, {bad, false}, {filepath.Join(dir, "missing.pem"), false}} {
+		c.Check.CAFile = tc.file
+		got, err := FromConfig(&c)
+		if (err == nil) != tc.ok || tc.ok && got.RootCAs == nil {
+			t.Errorf("ca-file %s: %v, roots %v", tc.file, err, got.RootCAs)
+		}
+	}
+	c.Check.CAFile = ""
 	c.General.Hostname = "a/b"
 	if _, err := FromConfig(&c); err == nil {
 		t.Error("a hostname with a slash was accepted")
@@ -51,6 +84,10 @@ func TestPlan(t *testing.T) {
 		{"icmp asked for, with ports", monitor.Spec{ICMP: &on, Ports: []int{443}}, probe.Plan{ICMP: true, Ports: []int{22, 443}}},
 		{"http only: no default ports", monitor.Spec{HTTP: &policy.HTTPCheck{Path: "/h"}},
 			probe.Plan{ICMP: true, Ports: []int{22}, HTTP: &policy.HTTPCheck{Scheme: "http", Port: 80, Path: "/h", Expect: 200}}},
+		{"dns only: no default ports", monitor.Spec{DNS: &policy.DNSCheck{Name: "h.example."}},
+			probe.Plan{ICMP: true, Ports: []int{22}, DNS: &policy.DNSCheck{Port: 53, Name: "h.example.", Type: "A"}}},
+		{"grpc only: no default ports", monitor.Spec{GRPC: &policy.GRPCCheck{Port: 9090}},
+			probe.Plan{ICMP: true, Ports: []int{22}, GRPC: &policy.GRPCCheck{Port: 9090}}},
 		{"require all", monitor.Spec{Require: policy.RequireAll}, probe.Plan{ICMP: true, Ports: []int{22, 80}, RequireAll: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

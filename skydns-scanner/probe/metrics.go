@@ -8,7 +8,8 @@ import (
 
 // reasons are the failure reasons Reason returns; their counters are made
 // up front so that a probe does not hash labels.
-var reasons = []string{"refused", "reset", "unreachable", "timeout", "no-reply", "status", "canceled", "error"}
+var reasons = []string{"refused", "reset", "unreachable", "timeout", "no-reply", "status", "canceled", "error",
+	reasonMatch, reasonCertVerify, reasonCertExpiry, reasonRcode, reasonNoRecords, reasonNotServing}
 
 // Metrics counts probes. One check of one kind (a ping, a connect, a GET,
 // each try) is one probe.
@@ -22,7 +23,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	probes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "skydns", Subsystem: "scanner", Name: "probes_total",
-		Help: "Checks run (each ICMP ping, TCP connect or HTTP request, retries included).",
+		Help: "Checks run (each ICMP ping, TCP connect, HTTP request, DNS query or gRPC health check, retries included).",
 	}, []string{"check"})
 	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "skydns", Subsystem: "scanner", Name: "probe_duration_seconds",
@@ -40,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		probes: map[Kind]prometheus.Counter{}, latency: map[Kind]prometheus.Observer{},
 		failures: map[Kind]map[string]prometheus.Counter{},
 	}
-	for _, k := range []Kind{ICMP, TCP, HTTP} {
+	for _, k := range kinds {
 		m.probes[k] = probes.WithLabelValues(string(k))
 		m.latency[k] = latency.WithLabelValues(string(k))
 		m.failures[k] = map[string]prometheus.Counter{}

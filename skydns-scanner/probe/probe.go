@@ -1,11 +1,14 @@
 // Package probe runs the health checks of one IP: ICMP echo, TCP connect
-// on each port, and an HTTP(S) GET with an expected status. It knows
+// on each port, an HTTP(S) GET with an expected status (and optionally a
+// text in the body, a verified or unexpiring certificate), a DNS query,
+// and the gRPC health check. It knows
 // nothing of etcd or of rounds; skydns-scanner's agent decides when to
 // probe what and what a run of results means.
 package probe
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/netip"
@@ -24,7 +27,12 @@ const (
 	ICMP Kind = "icmp"
 	TCP  Kind = "tcp"
 	HTTP Kind = "http"
+	DNS  Kind = "dns"
+	GRPC Kind = "grpc"
 )
+
+// kinds are all the Kinds, for the metrics.
+var kinds = []Kind{ICMP, TCP, HTTP, DNS, GRPC}
 
 // Plan is everything to probe on one IP, resolved from its job and the
 // agent's defaults.
@@ -32,13 +40,18 @@ type Plan struct {
 	ICMP       bool
 	Ports      []int             // TCP connect on each
 	HTTP       *policy.HTTPCheck // nil: none; otherwise with defaults filled in
+	DNS        *policy.DNSCheck  // nil: none; otherwise with defaults filled in
+	GRPC       *policy.GRPCCheck // nil: none
 	RequireAll bool              // every service check must pass, not one
 }
 
 // Result is the outcome of one run of a Plan.
 type Result struct {
-	OK     bool
-	Reason string // why not OK, e.g. "tcp/80: refused"; empty when OK
+	OK bool
+	// Reason says why not OK: the check (kind/port), the failure reason
+	// of the metrics, and for some a detail in parentheses, e.g.
+	// "tcp/80: refused" or "dns/53: rcode (SERVFAIL)"; empty when OK.
+	Reason string
 }
 
 // Options tune a Prober.
@@ -48,6 +61,9 @@ type Options struct {
 	PingTimeout time.Duration // wait for echo replies
 	PingCount   int           // echo requests per probe; one reply is enough
 	ICMPMode    ICMPMode      // how to send echo requests; see DetectICMP
+	// RootCAs verify the certificates of HTTPS checks with tls-verify;
+	// nil: the system's roots.
+	RootCAs *x509.CertPool
 }
 
 // Prober runs plans. It is safe for concurrent use.
@@ -73,15 +89,15 @@ func New(o Options, m *Metrics) *Prober {
 	// No TCP keep-alive: the connection lives for a moment, and its three
 	// setsockopt calls were a tenth of the cost of a probe.
 	p.dialer = net.Dialer{Timeout: o.Timeout, KeepAlive: -1}
-	p.http = newHTTPClient(o.Timeout)
+	p.http = newHTTPClient(o.Timeout, o.RootCAs)
 	return p
 }
 
 // Run probes ip as plan says.
 //
 // ICMP, when planned, is a gate: a host that does not answer echo is down
-// whatever its ports say. The service checks (each TCP port, the HTTP GET)
-// then decide: one passing is enough, or all must pass with RequireAll.
+// whatever its ports say. The service checks (each TCP port, the HTTP GET,
+// the DNS query, the gRPC health check) then decide: one passing is enough, or all must pass with RequireAll.
 // A plan with no service check is decided by ICMP alone, and a plan with
 // nothing at all passes. Checks stop at the first answer that settles the
 // verdict, so a healthy IP with many ports costs one connect.
@@ -121,6 +137,20 @@ func (p *Prober) Run(ctx context.Context, ip netip.Addr, plan Plan) Result {
 			return r
 		}
 	}
+	if d := plan.DNS; d != nil {
+		n++
+		err := p.try(ctx, DNS, func() error { return p.dnsOnce(ctx, addr(ip, d.Port), d) })
+		if done, r := check(DNS, d.Port, err); done {
+			return r
+		}
+	}
+	if g := plan.GRPC; g != nil {
+		n++
+		err := p.try(ctx, GRPC, func() error { return p.grpcOnce(ctx, addr(ip, g.Port), g) })
+		if done, r := check(GRPC, g.Port, err); done {
+			return r
+		}
+	}
 	if n == 0 || plan.RequireAll {
 		return Result{OK: true}
 	}
@@ -132,7 +162,25 @@ func fail(k Kind, port string, err error) Result {
 	if port != "" {
 		r += "/" + port
 	}
-	return Result{Reason: r + ": " + Reason(err)}
+	r += ": " + Reason(err)
+	if ce := (*checkError)(nil); errors.As(err, &ce) && ce.detail != "" {
+		r += " (" + ce.detail + ")"
+	}
+	return Result{Reason: r}
+}
+
+// try runs one check up to Tries times, counting each in the metrics.
+func (p *Prober) try(ctx context.Context, k Kind, once func() error) error {
+	var err error
+	for try := 0; try < p.o.Tries; try++ {
+		start := time.Now()
+		err = once()
+		p.m.observe(k, start, err)
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+	}
+	return err
 }
 
 // tcp connects to ip:port, up to Tries times.
@@ -165,12 +213,16 @@ func (p *Prober) tcp(ctx context.Context, ip netip.Addr, port int) error {
 var ErrStatus = errors.New("unexpected status")
 
 // Reason names an error for failure reasons and metric labels: refused,
-// reset, unreachable, timeout, no-reply, status, canceled or error.
+// reset, unreachable, timeout, no-reply, status, match, cert-verify,
+// cert-expiry, rcode, no-records, not-serving, canceled or error.
 func Reason(err error) string {
 	var ne net.Error
+	var ce *checkError
 	switch {
 	case err == nil:
 		return ""
+	case errors.As(err, &ce):
+		return ce.label
 	case errors.Is(err, ErrStatus):
 		return "status"
 	case errors.Is(err, errNoReply):

@@ -16,8 +16,8 @@ import (
 // each is honoured: the ports of all names; the status key's ports only
 // when no name gives any; ICMP when any name asks for it, off when a name
 // turns it off and none asks for it, else the agent's default; the HTTP
-// check of the first name (by name) that has one; and require all when
-// any name requires all.
+// check of the first name (by name) that has one, and so the DNS and the
+// gRPC checks; and require all when any name requires all.
 func mergeSpec(checks []*policy.Check, statusPorts []int) monitor.Spec {
 	var s monitor.Spec
 	icmpOn, icmpOff := false, false
@@ -36,6 +36,14 @@ func mergeSpec(checks []*policy.Check, statusPorts []int) monitor.Spec {
 		if s.HTTP == nil && c.HTTP != nil {
 			h := *c.HTTP
 			s.HTTP = &h
+		}
+		if s.DNS == nil && c.DNS != nil {
+			d := *c.DNS
+			s.DNS = &d
+		}
+		if s.GRPC == nil && c.GRPC != nil {
+			g := *c.GRPC
+			s.GRPC = &g
 		}
 		if c.Require == policy.RequireAll {
 			s.Require = policy.RequireAll

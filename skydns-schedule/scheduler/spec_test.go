@@ -27,6 +27,14 @@ func TestMergeSpec(t *testing.T) {
 		{"icmp on wins", []*policy.Check{{ICMP: &off}, {ICMP: &on}}, nil, `{"icmp":true}`},
 		{"icmp off when nobody wants it", []*policy.Check{{ICMP: &off}, nil}, nil, `{"icmp":false}`},
 		{"first http check by name", []*policy.Check{nil, {HTTP: h1}, {HTTP: h2}}, nil, `{"http":{"path":"/a"}}`},
+		{"first dns and grpc checks by name", []*policy.Check{
+			{DNS: &policy.DNSCheck{Name: "a.example."}},
+			{DNS: &policy.DNSCheck{Name: "b.example."}, GRPC: &policy.GRPCCheck{Port: 9090}, Ports: []int{80}},
+			{GRPC: &policy.GRPCCheck{Port: 9091}},
+		}, nil, `{"ports":[80],"dns":{"name":"a.example."},"grpc":{"port":9090}}`},
+		{"http match, tls-verify and min-cert-days carried", []*policy.Check{
+			{HTTP: &policy.HTTPCheck{Scheme: "https", Match: "ok", TLSVerify: true, MinCertDays: 14}},
+		}, nil, `{"http":{"scheme":"https","match":"ok","tls-verify":true,"min-cert-days":14}}`},
 		{"require all wins", []*policy.Check{{Require: policy.RequireAny}, {Require: policy.RequireAll}}, nil, `{"require":"all"}`},
 		{"require any is the default", []*policy.Check{{Require: policy.RequireAny}}, nil, `{}`},
 		{"bad status ports dropped", nil, []int{0, 80, 70000}, `{"ports":[80]}`},
