@@ -57,6 +57,10 @@ type Config struct {
 	// everything else registered there; nil: a registry of the API's own.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
+	// UI, when set, is served at /ui/ (the console): it is given the API's
+	// own routes, which it calls in process with the visitor's token, and
+	// the API's token check (Authorize).
+	UI func(api http.Handler, authorize func(r *http.Request, write bool) error) http.Handler
 }
 
 // API serves the REST API over a store.
@@ -162,6 +166,11 @@ func (a *API) Handler() http.Handler {
 	handle("/skydns/sites/{$}", notAllowed("GET"))
 	handle("/skydns/sites", notAllowed("GET"))
 	handle("/skydns/sites/{site}", notAllowed("GET, PUT, DELETE"))
+	if a.cfg.UI != nil {
+		ui := a.cfg.UI(mux, a.Authorize)
+		handle("/ui/", ui.ServeHTTP)
+		handle("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusMovedPermanently) })
+	}
 	// Like /healthz and /readyz, /metrics needs no token.
 	handle("GET /healthz", healthz)
 	handle("GET /readyz", Ready(a.store))
@@ -277,6 +286,16 @@ func (a *API) authorize(r *http.Request, write bool) *httpError {
 	sum := sha256.Sum256([]byte(tok))
 	if subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) != 1 {
 		return errorf(http.StatusUnauthorized, "wrong token")
+	}
+	return nil
+}
+
+// Authorize is the API's check of a request's token, for a read (write
+// false) or a write: nil when it may. The console asks it, so that the
+// console and the API cannot disagree.
+func (a *API) Authorize(r *http.Request, write bool) error {
+	if err := a.authorize(r, write); err != nil {
+		return err
 	}
 	return nil
 }
