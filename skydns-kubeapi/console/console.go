@@ -132,7 +132,7 @@ func New(o Options) (*Console, error) {
 		o.Client = &http.Client{Timeout: 5 * time.Second}
 	}
 	c := &Console{o: o, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
-	funcs := template.FuncMap{"ago": ago, "when": when, "pathEscape": url.PathEscape, "drainArgs": newDrainArgs}
+	funcs := template.FuncMap{"at": at, "when": when, "pathEscape": url.PathEscape, "drainArgs": newDrainArgs}
 	for _, p := range []string{"names", "name", "agents", "overrides", "events", "explain", "login", "error"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
@@ -411,11 +411,13 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
 
-func ago(t *time.Time) string {
-	if t == nil || t.IsZero() {
+// at shows a time as UTC; not "3s ago", which would change the page every
+// second and make the live refresh swap it for nothing.
+func at(t *time.Time) string {
+	if t == nil {
 		return ""
 	}
-	return time.Since(*t).Round(time.Second).String() + " ago"
+	return when(*t)
 }
 
 func when(t time.Time) string {
