@@ -70,40 +70,10 @@ func startStack(t *testing.T) *stack {
 	statsSrv := httptest.NewServer(stats.Handler(stats.Options{Store: zs, Handler: h, Token: statsToken, Start: time.Now()}))
 	t.Cleanup(statsSrv.Close)
 
-	st, err := store.New(cli, store.Options{Prefix: mt.Prefix, StatusPath: mt.Paths.Status,
-		Zones: []string{"skydns.local."}, ProgressInterval: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.st = st
-	a, err := api.New(api.Config{
-		Domains: []string{"skydns.local."}, Token: apiToken, Cluster: "test", RequestTimeout: 3 * time.Second,
-		UI: func(routes http.Handler, authorize func(*http.Request, bool) error) http.Handler {
-			c, err := console.New(console.Options{API: routes, Authorize: authorize, Names: st.Names,
-				Etcd: cli, Paths: mt.Paths, LockKey: console.DefaultLockKey,
-				ExplainURL: statsSrv.URL, ExplainToken: statsToken})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return c
-		},
-	}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.url = "http://" + ln.Addr().String()
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); st.Run(ctx) }()
-	go func() { defer wg.Done(); a.Serve(ctx, ln, "", "", time.Second) }()
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	s.url, s.st = startAPI(t, cli, false, statsSrv.URL)
 	mt.Eventually(t, 30*time.Second, "both backends UP in the API's store", func() bool {
 		for _, b := range s.backends {
-			if state(st, b.IP()) != "UP" {
+			if state(s.st, b.IP()) != "UP" {
 				return false
 			}
 		}
@@ -120,6 +90,49 @@ func state(st *store.Store, ip netip.Addr) string {
 	}
 	s, _ := h.State()
 	return s.String()
+}
+
+// startAPI runs the API's store and the API with its console on cli,
+// and returns the API's URL.
+func startAPI(t *testing.T, cli *clientv3.Client, openReads bool, explainURL string) (string, *store.Store) {
+	t.Helper()
+	st, err := store.New(cli, store.Options{Prefix: mt.Prefix, StatusPath: mt.Paths.Status,
+		Zones: []string{"skydns.local."}, ProgressInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := api.New(api.Config{
+		Domains: []string{"skydns.local."}, Token: apiToken, OpenReads: openReads, Cluster: "test",
+		RequestTimeout: 3 * time.Second,
+		UI: func(routes http.Handler, authorize func(*http.Request, bool) error) http.Handler {
+			c, err := console.New(console.Options{API: routes, Authorize: authorize, Names: st.Names,
+				Etcd: cli, Paths: mt.Paths, LockKey: console.DefaultLockKey,
+				ExplainURL: explainURL, ExplainToken: statsToken})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		},
+	}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); st.Run(ctx) }()
+	go func() { defer wg.Done(); a.Serve(ctx, ln, "", "", time.Second) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	select {
+	case <-st.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the API's store did not load")
+	}
+	return "http://" + ln.Addr().String(), st
 }
 
 // browser starts headless Chromium. Under CI=true a missing Chromium fails
