@@ -94,7 +94,7 @@ func state(st *store.Store, ip netip.Addr) string {
 
 // startAPI runs the API's store and the API with its console on cli,
 // and returns the API's URL.
-func startAPI(t *testing.T, cli *clientv3.Client, openReads bool, explainURL string) (string, *store.Store) {
+func startAPI(t testing.TB, cli *clientv3.Client, openReads bool, explainURL string) (string, *store.Store) {
 	t.Helper()
 	st, err := store.New(cli, store.Options{Prefix: mt.Prefix, StatusPath: mt.Paths.Status,
 		Zones: []string{"skydns.local."}, ProgressInterval: 200 * time.Millisecond})
@@ -145,6 +145,13 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skipf("%s is missing; run scripts/chromium/install.sh (as root), as `make test` does", chromium)
 	}
+	// A fresh profile, removed after the browser has exited: its helper
+	// processes may still write there for a moment after it is told to go,
+	// which t.TempDir's cleanup would report as a failure.
+	profile, err := os.MkdirTemp("", "skydns-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
 		chromedp.Flag("headless", true),
@@ -155,12 +162,20 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1100, 700),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelC(); cancelA() })
+	t.Cleanup(func() {
+		chromedp.Cancel(ctx) // closes the browser and waits for it
+		cancelC()
+		cancelA()
+		deadline := time.Now().Add(10 * time.Second)
+		for os.RemoveAll(profile) != nil && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	// The first Run starts the browser and binds it to the context it is
 	// given: this one, not a step's, whose end would close the browser.
 	if err := chromedp.Run(ctx); err != nil {
