@@ -261,6 +261,9 @@ func (c *Console) askExplain(r *http.Request, name, typ, client string) (*explai
 	return &e, nil
 }
 
+// consoleUser is the user of the overrides the console writes.
+const consoleUser = "console"
+
 // drain takes an IP out of the answers: an override DOWN, through the API.
 func (c *Console) drain(r *http.Request, s session) (int, error) {
 	ip := r.PostFormValue("ip")
@@ -271,7 +274,9 @@ func (c *Console) drain(r *http.Request, s session) (int, error) {
 	if reason == "" {
 		reason = "drained from the console"
 	}
-	req := apitypes.OverrideRequest{Status: "DOWN", Reason: reason, User: strings.TrimSpace(r.PostFormValue("user"))}
+	// Until named tokens say who holds the token, the override says it
+	// came from the console.
+	req := apitypes.OverrideRequest{Status: "DOWN", Reason: reason, User: consoleUser}
 	return c.call(r, s, http.MethodPut, apitypes.OverridesPrefix+ip, req, nil)
 }
 
