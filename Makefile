@@ -34,8 +34,12 @@ bin/%: FORCE
 # The end-to-end tests against a real kube-apiserver and a real ExternalDNS
 # need their binaries; they are built from the module proxy once and cached
 # outside the clone (scripts/kube-apiserver, scripts/external-dns). Building
-# them here keeps a cold build out of the tests' own timeout.
+# them here keeps a cold build out of the tests' own timeout. The console's
+# browser test needs Debian's chromium: scripts/chromium installs it (as
+# root, with apt) when it is missing, and under CI=true the test fails
+# without it rather than skip.
 test: vet
+	./scripts/chromium/install.sh
 	./scripts/kube-apiserver/build.sh >/dev/null
 	./scripts/external-dns/build.sh >/dev/null
 	$(GO) test $(TESTFLAGS) ./...

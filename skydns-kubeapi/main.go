@@ -23,6 +23,7 @@ import (
 	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/record"
 	"github.com/skydns/skydns/skydns-kubeapi/api"
+	"github.com/skydns/skydns/skydns-kubeapi/console"
 	"github.com/skydns/skydns/skydns-kubeapi/kubesync"
 	"github.com/skydns/skydns/skydns-kubeapi/store"
 )
@@ -101,6 +102,7 @@ func run(ctx context.Context, cfg *config.API, env daemon.Env) error {
 			OpenReads: cfg.API.OpenReads, MaxBody: cfg.API.MaxBody, MaxTxnOps: cfg.General.MaxTxnOps,
 			Cluster: cfg.General.ClusterName, RequestTimeout: cfg.Etcd.RequestTimeout, Events: history,
 			Registry: reg, Logger: log.With("component", "api"),
+			UI: consoleOf(cfg, st),
 		}, st)
 		if err != nil {
 			return err
@@ -202,4 +204,25 @@ type warnings struct{ log *slog.Logger }
 
 func (w warnings) HandleWarningHeaderWithContext(_ context.Context, code int, agent, text string) {
 	w.log.Warn("kubernetes API warning", "code", code, "agent", agent, "text", text)
+}
+
+// consoleOf returns the console of the API: /ui/ (docs/console.md).
+func consoleOf(cfg *config.API, st *store.Store) func(http.Handler, func(*http.Request, bool) error) http.Handler {
+	return func(apiRoutes http.Handler, authorize func(*http.Request, bool) error) http.Handler {
+		explainURL := ""
+		if cfg.API.ExplainAddr != "" {
+			explainURL = "http://" + cfg.API.ExplainAddr
+		}
+		c, err := console.New(console.Options{
+			API:       apiRoutes,
+			Authorize: authorize,
+			Names:     st.Names,
+			Etcd:      st.Client(), Paths: monitor.DefaultPaths(), LockKey: console.DefaultLockKey,
+			ExplainURL: explainURL, ExplainToken: cfg.API.ExplainToken,
+		})
+		if err != nil {
+			panic(err) // the embedded templates do not parse: a build defect
+		}
+		return c
+	}
 }

@@ -55,6 +55,10 @@ type APISection struct {
 	MaxBody    int64    `ini:"api-max-body" default:"1048576" help:"largest request body accepted, in bytes"`
 	OpenReads  bool     `ini:"api-open-reads" default:"false" help:"serve reads (GET) without a token; false: when skydns-auth or api-tokens-file is set, reads need a token (any role) as writes do"`
 	TokensFile string   `ini:"api-tokens-file" default:"" help:"file of named tokens with roles (read, operate, write, admin), one per line as <name> <role> <sha256-hex of the secret>; reloaded on SIGHUP; skydns-apicmd -hash-token makes a line; empty: only skydns-auth"`
+	// The console at /ui/ shows the DNS server's explanation of an answer
+	// by asking its stats listener, as skydns-apicmd -explain does.
+	ExplainAddr  string `ini:"explain-addr" default:"" help:"the DNS server's stats listener (its [Stats] statsServer address), host:port, that the console at /ui/ asks for /skydns/explain; empty: the console's explain page says how to enable it"`
+	ExplainToken string `ini:"explain-token" default:"" help:"the token of the DNS server's stats listener (its [Stats] statsServerAuthToken), sent with the console's explain requests"`
 }
 
 // Validate checks values that parse but cannot work.
@@ -87,6 +91,7 @@ func (c API) Validate() error {
 	if c.API.TLSKey != "" && c.API.TLSCert == "" {
 		p.add(sec, "api-tls-cert", "empty, but api-tls-key is set")
 	}
+	checkOptionalAddr(&p, sec, "explain-addr", c.API.ExplainAddr)
 	if c.API.MaxBody <= 0 {
 		p.add(sec, "api-max-body", "must be more than 0, got %d", c.API.MaxBody)
 	}

@@ -162,8 +162,12 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 
 	logDir := filepath.Join(o.dir, "log")
 	daemons := []daemon{
-		{"skydns", "skydns.conf", []string{"Dns.dns-addr=" + o.dnsAddr, "Stats.statsServer=" + o.statsAddr}},
-		{"skydns-kubeapi", "skydns-api.conf", []string{"SkydnsApi.api-address=" + o.apiAddr, "SkydnsApi.skydns-auth=" + o.token}},
+		// The stats listener takes the API's token too, so that the
+		// console's explain page (and skydns-apicmd -explain) work.
+		{"skydns", "skydns.conf", []string{"Dns.dns-addr=" + o.dnsAddr, "Stats.statsServer=" + o.statsAddr,
+			"Stats.statsServerAuthToken=" + o.token}},
+		{"skydns-kubeapi", "skydns-api.conf", []string{"SkydnsApi.api-address=" + o.apiAddr, "SkydnsApi.skydns-auth=" + o.token,
+			"SkydnsApi.explain-addr=" + o.statsAddr, "SkydnsApi.explain-token=" + o.token}},
 		{"skydns-schedule", "skydns-schedule.conf", []string{"General.metrics-addr=" + o.schedAddr}},
 		{"skydns-scanner", "skydns-scanner.conf", []string{"General.metrics-addr=" + o.scannerAddr,
 			"Check.default-scann-ports=" + o.backendPort, "Check.check-interval=" + o.checkInterval.String()}},

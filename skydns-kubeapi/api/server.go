@@ -65,6 +65,10 @@ type Config struct {
 	// everything else registered there; nil: a registry of the API's own.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
+	// UI, when set, is served at /ui/ (the console): it is given the API's
+	// own routes, which it calls in process with the visitor's token, and
+	// the API's token check (Authorize).
+	UI func(api http.Handler, authorize func(r *http.Request, write bool) error) http.Handler
 }
 
 // API serves the REST API over a store.
@@ -180,6 +184,11 @@ func (a *API) Handler() http.Handler {
 	handle("/skydns/sites", notAllowed("GET"))
 	handle("/skydns/sites/{site}", notAllowed("GET, PUT, DELETE"))
 	handle(apitypes.EventsPath, notAllowed("GET"))
+	if a.cfg.UI != nil {
+		ui := a.cfg.UI(mux, a.Authorize)
+		handle("/ui/", ui.ServeHTTP)
+		handle("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusMovedPermanently) })
+	}
 	// Like /healthz and /readyz, /metrics needs no token.
 	handle("GET /healthz", healthz)
 	handle("GET /readyz", Ready(a.store))
@@ -263,6 +272,21 @@ func writeJSON(w http.ResponseWriter, v any) {
 func writeOK(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, apitypes.OK)
+}
+
+// Authorize is the API's check of a request's token, for a read (write
+// false) or a write: nil when it may. The console asks it, so that the
+// console and the API cannot disagree; the console's writes are drains
+// and undrains, which need the operate role.
+func (a *API) Authorize(r *http.Request, write bool) error {
+	need := RoleRead
+	if write {
+		need = RoleOperate
+	}
+	if _, _, err := a.authorize(r, need); err != nil {
+		return err
+	}
+	return nil
 }
 
 type handler func(w http.ResponseWriter, r *http.Request) *httpError

@@ -255,6 +255,20 @@ func (s *Store) Records(name string) []Entry {
 // after the name after ("" for the first page), and the name to continue
 // after, "" on the last page.
 func (s *Store) Names(after string, limit int) (names []string, next string) {
+	names = s.names(after, limit)
+	if len(names) == limit && limit > 0 {
+		last := names[len(names)-1]
+		// Only a page that may not be the last says where to go on.
+		if len(s.names(last, 1)) > 0 {
+			next = last
+		}
+	}
+	return names, next
+}
+
+// names is a page of Names without its next: asking for the next with
+// Names itself would recurse through every name left.
+func (s *Store) names(after string, limit int) (names []string) {
 	start := 0
 	if after != "" {
 		start = len(s.zones)
@@ -272,14 +286,7 @@ func (s *Store) Names(after string, limit int) (names []string, next string) {
 		}
 		names = append(names, s.zones[i].names(a, limit-len(names))...)
 	}
-	if len(names) == limit && limit > 0 {
-		last := names[len(names)-1]
-		// Only a page that may not be the last says where to go on.
-		if more, _ := s.Names(last, 1); len(more) > 0 {
-			next = last
-		}
-	}
-	return names, next
+	return names
 }
 
 // Group returns the records filed under group g by Options.Group.
