@@ -219,6 +219,7 @@ func consoleOf(cfg *config.API, st *store.Store) func(http.Handler, func(*http.R
 			Names:     st.Names,
 			Etcd:      st.Client(), Paths: monitor.DefaultPaths(), LockKey: console.DefaultLockKey,
 			ExplainURL: explainURL, ExplainToken: cfg.API.ExplainToken,
+			Events: console.History{Etcd: st.Client(), Prefix: cfg.Etcd.Prefix},
 		})
 		if err != nil {
 			panic(err) // the embedded templates do not parse: a build defect
