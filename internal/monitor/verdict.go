@@ -179,3 +179,11 @@ func DecodeVerdict(b []byte) (Verdict, error) {
 	}
 	return v, nil
 }
+
+// Target is what is probed and voted on: one check of one IP.
+type Target struct {
+	IP    netip.Addr
+	Check string // a check-id; DefaultCheck for the agents' defaults
+}
+
+func (t Target) String() string { return t.IP.String() + "/" + t.Check }
