@@ -3,7 +3,7 @@ package agent
 import (
 	"iter"
 	"log/slog"
-		"sync"
+	"sync"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"

@@ -3,7 +3,7 @@ package agent
 import (
 	"context"
 	"log/slog"
-		"sync"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
