@@ -374,7 +374,7 @@ func (s *state) siteOf(ip netip.Addr) string {
 func (s *state) checks(ip netip.Addr) map[string]string {
 	out := make(map[string]string, 1)
 	for n := range s.ipNames[ip] {
-		enc := mergeSpec([]*policy.Check{s.policies[n]}, s.status[ip].ports).Encode()
+		enc := monitor.NameSpec(s.policies[n], s.status[ip].ports).Encode()
 		out[monitor.CheckIDOf(enc)] = string(enc)
 	}
 	return out
