@@ -1,10 +1,12 @@
 package server
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 
 	"github.com/miekg/dns"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/policy"
@@ -97,5 +99,40 @@ func TestOldDataKeepsItsAnswers(t *testing.T) {
 		{"plain.skydns.local.", sameIPs("192.0.2.3")},
 	} {
 		s.eventually("old data: "+tc.name, tc.name, dns.TypeA, tc.want)
+	}
+}
+
+// BenchmarkFastPathVerdicts is BenchmarkFastPath/all with per-check
+// verdicts that differ from the statuses: names with their own check, some
+// of whose addresses their check finds DOWN while the status says nothing.
+// Against BenchmarkFastPath/all it is the cost of answering per check.
+func BenchmarkFastPathVerdicts(b *testing.B) {
+	paths := monitor.Paths{Status: statusPath}
+	check := policy.Policy{Check: &policy.Check{Ports: []int{80}}}
+	id := monitor.CheckID(monitor.NameSpec(check.Check, nil))
+	var extra []clientv3.Op
+	for i := 0; i < 1000; i += 20 { // 50 names with a check, 40 of them with a DOWN verdict
+		extra = append(extra, opPut(policy.Key("/skydns", dnsName(i)), `{"check":{"ports":[80]}}`))
+		if i%100 != 0 {
+			ip := netip.MustParseAddr(fmt.Sprintf("198.18.%d.%d", (i/250)%250, i%250+1))
+			extra = append(extra, opPut(paths.VerdictKey(ip, id), `{"status":"DOWN"}`))
+		}
+	}
+	store := benchStore(b, 1000, extra...)
+	h := NewHandler(defaultConfig(), store, nil)
+	pkts := make([][]byte, 1000)
+	for i := range pkts {
+		m := new(dns.Msg)
+		m.SetQuestion(dnsName(i), dns.TypeA)
+		pkts[i], _ = m.Pack()
+	}
+	out := make([]byte, 0, 1232)
+	scratch := make([]byte, 256)
+	from := netip.MustParseAddr("127.0.0.1")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, ok := h.fast(out, pkts[i%len(pkts)], scratch, from); !ok {
+			b.Fatal("fast path declined")
+		}
 	}
 }
