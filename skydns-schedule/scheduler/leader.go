@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -253,12 +254,19 @@ func (l *leader) assign(eligible []string, only map[netip.Addr]struct{}) []jobCh
 	}
 	r := min(l.s.cfg.Replicas, len(eligible))
 	agentSite := func(a string) string { return st.agents[a].site }
+	// The cached picks hold for one set of agents, their sites and R.
+	var key strings.Builder
+	fmt.Fprintf(&key, "%d", r)
+	for _, a := range eligible {
+		key.WriteString("\x00" + a + "\x00" + agentSite(a))
+	}
+	if st.pickFor != key.String() {
+		st.pickCache, st.pickFor = nil, key.String()
+	}
 	for ip := range targets {
 		var checks map[string]string
-		site := ""
 		if _, used := st.ipNames[ip]; used {
 			checks = st.checks(ip)
-			site = st.siteOf(ip)
 		}
 		// Checks no name asks for any more lose their jobs.
 		for id := range st.held[ip] {
@@ -274,7 +282,7 @@ func (l *leader) assign(eligible []string, only map[netip.Addr]struct{}) []jobCh
 		}
 		for id, spec := range checks {
 			t := monitor.Target{IP: ip, Check: id}
-			want := pickSited(ip, id, eligible, r, site, agentSite)
+			want := st.picked(ip, id, func() []string { return pickSited(ip, id, eligible, r, st.siteOf(ip), agentSite) })
 			for a := range st.holders[t] {
 				if ok[a] && !slices.Contains(want, a) {
 					out = append(out, jobChange{agent: a, t: t})

@@ -63,6 +63,14 @@ type state struct {
 	topo     *topology.Topology
 	ipFields map[netip.Addr]map[string]int // IP -> site fields of its records -> records
 
+	// checkCache holds checks(ip) and pickCache each target's checkers
+	// (for the agents and replicas named by pickFor), so that a full round
+	// recomputes, encodes and ranks only what changed: touch drops an IP's
+	// entries, changedAll all of them.
+	checkCache map[netip.Addr]map[string]string
+	pickCache  map[netip.Addr]map[string][]string
+	pickFor    string
+
 	// What changed since the leader last looked.
 	dirtyTargets  map[netip.Addr]struct{} // spec or existence: reassign
 	dirtyVotes    map[netip.Addr]struct{} // votes or checkers: decide again
@@ -154,6 +162,15 @@ func (s *state) resetRecords() {
 func (s *state) changedAll() {
 	s.all = true
 	s.agentsChanged = true
+	s.checkCache, s.pickCache = nil, nil
+}
+
+// touch marks ip's targets for reassignment: its names, their checks or
+// its site may have changed (locked).
+func (s *state) touch(ip netip.Addr) {
+	s.dirtyTargets[ip] = struct{}{}
+	delete(s.checkCache, ip)
+	delete(s.pickCache, ip)
 }
 
 // ---- records and policies ----
@@ -255,7 +272,7 @@ func (s *state) putKey(key string, value []byte) {
 		}
 		ips[ip] = struct{}{}
 	}
-	s.dirtyTargets[ip] = struct{}{}
+	s.touch(ip)
 }
 
 func (s *state) deleteKey(key string) {
@@ -298,7 +315,7 @@ func (s *state) dropRecord(key string) {
 	if len(names) == 0 {
 		delete(s.ipNames, ref.ip)
 	}
-	s.dirtyTargets[ref.ip] = struct{}{}
+	s.touch(ref.ip)
 }
 
 // putPolicy records the check of a policy key (value nil: deleted). A
@@ -322,7 +339,7 @@ func (s *state) putPolicy(key string, value []byte) {
 		s.policies[name] = check
 	}
 	for ip := range s.nameIPs[name] {
-		s.dirtyTargets[ip] = struct{}{}
+		s.touch(ip)
 	}
 }
 
@@ -344,6 +361,7 @@ func (s *state) putSite(key string, value []byte) {
 	}
 	s.topo, _ = topology.Compile(s.sites) // conflicts: the DNS server logs them
 	s.agentsChanged = true
+	s.pickCache = nil // any target's site may have moved
 }
 
 // siteOf is the site whose agents check ip first: the site field of its
@@ -372,12 +390,37 @@ func (s *state) siteOf(ip netip.Addr) string {
 // checks are the targets of ip: check-id -> encoded spec, one for each
 // distinct check the names using ip ask for (locked).
 func (s *state) checks(ip netip.Addr) map[string]string {
+	if m, ok := s.checkCache[ip]; ok {
+		return m
+	}
 	out := make(map[string]string, 1)
 	for n := range s.ipNames[ip] {
 		enc := monitor.NameSpec(s.policies[n], s.status[ip].ports).Encode()
 		out[monitor.CheckIDOf(enc)] = string(enc)
 	}
+	if s.checkCache == nil {
+		s.checkCache = map[netip.Addr]map[string]string{}
+	}
+	s.checkCache[ip] = out
 	return out
+}
+
+// picked is pick(ip, id) from the cache, computing it on a miss (locked).
+func (s *state) picked(ip netip.Addr, id string, compute func() []string) []string {
+	if want, ok := s.pickCache[ip][id]; ok {
+		return want
+	}
+	want := compute()
+	if s.pickCache == nil {
+		s.pickCache = map[netip.Addr]map[string][]string{}
+	}
+	m := s.pickCache[ip]
+	if m == nil {
+		m = map[string][]string{}
+		s.pickCache[ip] = m
+	}
+	m[id] = want
+	return want
 }
 
 // ---- statuses ----
@@ -428,7 +471,7 @@ func (h statusView) Apply(_ int64, events []*clientv3.Event) {
 			s.status[ip] = e
 		}
 		if !slices.Equal(old.ports, e.ports) {
-			s.dirtyTargets[ip] = struct{}{}
+			s.touch(ip)
 		}
 		s.dirtyVotes[ip] = struct{}{}
 		changed = true
