@@ -190,6 +190,11 @@ func (l *leader) step(ctx context.Context, full bool) error {
 		for ip := range st.ipNames {
 			affected[ip] = struct{}{}
 		}
+		// Verdicts left by an earlier leader on IPs no record uses now:
+		// evaluate deletes them.
+		for ip := range st.verdicts {
+			affected[ip] = struct{}{}
+		}
 	}
 	l.updateTrust(live, affected, all)
 	at := time.Now()
