@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/skydns-kubeapi/apitypes"
 )
@@ -89,6 +90,14 @@ func status(c *client, o *options, domain string, out io.Writer) error {
 		}
 		if h.Votes != "" {
 			fmt.Fprintf(out, " votes: %s", h.Votes)
+		}
+		// The default check is every name's without a policy check: only
+		// a name's own check is worth a word.
+		if h.Check != "" && h.Check != monitor.DefaultCheck {
+			fmt.Fprintf(out, " check: %s", h.Check)
+			if len(h.CheckSpec) > 0 {
+				fmt.Fprintf(out, " %s", h.CheckSpec)
+			}
 		}
 		if h.Override != nil {
 			fmt.Fprintf(out, " override: %s", h.Override.Status)

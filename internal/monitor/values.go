@@ -114,3 +114,69 @@ func DecodeHeartbeat(b []byte) Heartbeat {
 	}
 	return h
 }
+
+// MergeSpec builds the one spec an IP is probed with from the checks of
+// the names that use it (in name order; nil for a name without a check)
+// and the ports in the IP's status key.
+//
+// The schedule builds each name's spec with one check (NameSpec): a target
+// is one check of an IP. Combined, the checks are each honoured: the
+// ports of all names; the status key's ports only
+// when no name gives any; ICMP when any name asks for it, off when a name
+// turns it off and none asks for it, else the agent's default; the HTTP
+// check of the first name (by name) that has one; and require all when
+// any name requires all.
+func MergeSpec(checks []*policy.Check, statusPorts []int) Spec {
+	var s Spec
+	icmpOn, icmpOff := false, false
+	for _, c := range checks {
+		if c == nil {
+			continue
+		}
+		s.Ports = append(s.Ports, c.Ports...)
+		if c.ICMP != nil {
+			if *c.ICMP {
+				icmpOn = true
+			} else {
+				icmpOff = true
+			}
+		}
+		if s.HTTP == nil && c.HTTP != nil {
+			h := *c.HTTP
+			s.HTTP = &h
+		}
+		if s.DNS == nil && c.DNS != nil {
+			d := *c.DNS
+			s.DNS = &d
+		}
+		if s.GRPC == nil && c.GRPC != nil {
+			g := *c.GRPC
+			s.GRPC = &g
+		}
+		if c.Require == policy.RequireAll {
+			s.Require = policy.RequireAll
+		}
+	}
+	if len(s.Ports) == 0 {
+		s.Ports = slices.Clone(statusPorts)
+	}
+	switch {
+	case icmpOn:
+		s.ICMP = boolPtr(true)
+	case icmpOff:
+		s.ICMP = boolPtr(false)
+	}
+	// Ports outside 1-65535 (from a status key nobody validated) would make
+	// the job unreadable to the agent.
+	s.Ports = slices.DeleteFunc(s.Ports, func(p int) bool { return p < 1 || p > 65535 })
+	return s.Normalize()
+}
+
+// NameSpec is the spec a name is probed with: its policy's check (nil: the
+// agents' defaults), and the ports of the IP's status key when the check
+// gives none. Its CheckID names the name's target on each of its IPs.
+func NameSpec(c *policy.Check, statusPorts []int) Spec {
+	return MergeSpec([]*policy.Check{c}, statusPorts)
+}
+
+func boolPtr(b bool) *bool { return &b }

@@ -1,6 +1,7 @@
 package record_test
 
 import (
+	"encoding/json"
 	"maps"
 	"os"
 	"reflect"
@@ -32,6 +33,7 @@ var storedValues = map[string]reflect.Type{
 	"report":    reflect.TypeFor[health.Status](),
 	"heartbeat": reflect.TypeFor[monitor.Heartbeat](),
 	"job":       reflect.TypeFor[monitor.Spec](),
+	"verdict":   reflect.TypeFor[monitor.Verdict](),
 	"override":  reflect.TypeFor[health.Override](),
 	"election":  reflect.TypeFor[election.Value](),
 	"site":      reflect.TypeFor[topology.Site](),
@@ -171,6 +173,8 @@ func jsonType(t reflect.Type) string {
 	switch {
 	case t == reflect.TypeFor[time.Time]():
 		return "string"
+	case t == reflect.TypeFor[json.RawMessage]():
+		return "object" // stored verbatim; SkyDNS keeps only objects there (a verdict's check)
 	case t.Kind() == reflect.String:
 		return "string"
 	case t.Kind() == reflect.Bool:

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/skydns/skydns/internal/health"
+	"github.com/skydns/skydns/internal/monitor"
+	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/record"
 	"github.com/skydns/skydns/skydns-kubeapi/apitypes"
 )
@@ -132,7 +134,7 @@ func (a *API) view(name string, typ record.Type) (apitypes.Name, bool) {
 			Cluster: rec.Cluster, User: rec.User, Site: rec.Site, Key: e.Key,
 		}
 		if ip := rec.IP(); ip.IsValid() {
-			h := a.health(ip)
+			h := a.healthFor(name, ip)
 			out.Health = &h
 			out.InSite = a.store.SiteOf(ip, rec.Site)
 		} else if rec.Type != record.TypeTXT && rec.Host != "" {
@@ -165,6 +167,32 @@ func (a *API) health(ip netip.Addr) apitypes.Health {
 	return h
 }
 
+// healthFor is the health of ip as name is served it: the verdict of
+// name's own check on ip where there is one and no override is in force
+// (the DNS server's rule), else the IP's status.
+func (a *API) healthFor(name string, ip netip.Addr) apitypes.Health {
+	h := a.health(ip)
+	if st, ok := a.store.Health(ip); ok && st.Override {
+		return h
+	}
+	var c *policy.Check
+	if pe, ok := a.store.Policy(name); ok {
+		c = pe.Policy.Check
+	}
+	id := monitor.CheckID(monitor.NameSpec(c, nil))
+	v, ok := a.store.Verdict(ip, id)
+	if !ok {
+		return h
+	}
+	h.Status, h.Reason, h.Votes, h.Check, h.CheckSpec = v.Status, v.Reason, v.Votes, id, v.Check
+	h.Since = nil
+	if !v.Since.IsZero() {
+		since := v.Since
+		h.Since = &since
+	}
+	return h
+}
+
 // addresses are the A and AAAA records host has in the mirrored zones,
 // through CNAMEs, with their health: what a client of host is served.
 func (a *API) addresses(host string) []apitypes.Address {
@@ -174,7 +202,7 @@ func (a *API) addresses(host string) []apitypes.Address {
 		next := ""
 		for _, e := range a.store.Records(cur) {
 			if ip := e.Record.IP(); ip.IsValid() {
-				out = append(out, apitypes.Address{Name: cur, IP: ip.String(), Health: a.health(ip)})
+				out = append(out, apitypes.Address{Name: cur, IP: ip.String(), Health: a.healthFor(cur, ip)})
 			} else if e.Record.Type == record.TypeCNAME {
 				next = e.Record.Host
 			}

@@ -7,6 +7,7 @@ package apitypes
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"time"
 
 	"github.com/skydns/skydns/internal/events"
@@ -116,6 +117,12 @@ type Health struct {
 	Since  *time.Time `json:"since,omitempty"`
 	Reason string     `json:"reason,omitempty"`
 	Votes  string     `json:"votes,omitempty"`
+	// Check is the check-id whose verdict this is, for the name asked
+	// about: its policy's check, or "default"; empty when the IP's status
+	// answers (no verdict of that check yet, or an override).
+	Check string `json:"check,omitempty"`
+	// CheckSpec is that check's spec, as probed.
+	CheckSpec json.RawMessage `json:"check-spec,omitempty"`
 	// Override is the operator's override of the address, if one is
 	// stored (expired ones too, marked so).
 	Override *Override `json:"override,omitempty"`

@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/skydns/skydns/internal/health"
+	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/record"
 )
@@ -444,4 +445,39 @@ func (h *healthIndex) parseValue(_ netip.Addr, kv *mvccpb.KeyValue) (healthEntry
 func (h *healthIndex) get(ip netip.Addr) (health.Status, bool) {
 	e, ok, _ := h.snapshot(ip.Unmap())
 	return e.status, ok
+}
+
+// verdictEntry is one per-check verdict and the key it came from.
+type verdictEntry struct {
+	key string
+	v   monitor.Verdict
+}
+
+// verdictIndex mirrors the per-check verdicts, beside the status directory
+// (monitor.Paths.VerdictDir).
+type verdictIndex struct {
+	keyedIndex[monitor.Target, verdictEntry]
+	paths monitor.Paths
+	path  string
+}
+
+func newVerdictIndex(statusPath string, log *slog.Logger) *verdictIndex {
+	v := &verdictIndex{paths: monitor.Paths{Status: statusPath}}
+	v.path = v.paths.VerdictDir()
+	v.init("verdict", log, v.parseKey, v.parseValue, func(e verdictEntry) string { return e.key })
+	return v
+}
+
+func (v *verdictIndex) parseKey(key string) (monitor.Target, error) {
+	ip, id, err := v.paths.ParseVerdictKey(key)
+	return monitor.Target{IP: ip, Check: id}, err
+}
+
+func (v *verdictIndex) parseValue(_ monitor.Target, kv *mvccpb.KeyValue) (verdictEntry, bool) {
+	d, err := monitor.DecodeVerdict(kv.Value)
+	if err != nil {
+		v.log.Debug("undecodable verdict", "key", string(kv.Key), "err", err)
+		return verdictEntry{}, false
+	}
+	return verdictEntry{key: string(kv.Key), v: d}, true
 }

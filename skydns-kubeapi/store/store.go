@@ -66,6 +66,7 @@ type Store struct {
 	zones  []*zoneIndex
 	pol    *policyIndex
 	health *healthIndex
+	verd   *verdictIndex
 	ovr    *overrideIndex
 	sites  *siteIndex
 	views  []*etcdview.View
@@ -107,6 +108,8 @@ func New(cli *clientv3.Client, o Options) (*Store, error) {
 	s.views = append(s.views, etcdview.New(cli, policy.Prefix(o.Prefix), s.pol, vo))
 	s.health = newHealthIndex(o.StatusPath, o.Logger)
 	s.views = append(s.views, etcdview.New(cli, o.StatusPath, s.health, vo))
+	s.verd = newVerdictIndex(o.StatusPath, o.Logger)
+	s.views = append(s.views, etcdview.New(cli, s.verd.path, s.verd, vo))
 	s.ovr = newOverrideIndex(monitor.OverrideDir(o.OverridePath), o.Logger)
 	s.views = append(s.views, etcdview.New(cli, s.ovr.path, s.ovr, vo))
 	s.sites = newSiteIndex(o.Prefix, o.Logger)
@@ -312,6 +315,12 @@ func (s *Store) Groups() []string {
 // Health returns the stored status of ip; ok is false when it has none.
 func (s *Store) Health(ip netip.Addr) (health.Status, bool) { return s.health.get(ip) }
 
+// Verdict is the verdict of check id on ip, if one is stored.
+func (s *Store) Verdict(ip netip.Addr, id string) (monitor.Verdict, bool) {
+	e, ok, _ := s.verd.snapshot(monitor.Target{IP: ip.Unmap(), Check: id})
+	return e.v, ok
+}
+
 // NamesOf returns the names of the mirrored zones that have an A or AAAA
 // record of ip, sorted.
 func (s *Store) NamesOf(ip netip.Addr) []string {
@@ -370,6 +379,9 @@ func (s *Store) trackerOf(key string) *revTracker {
 	}
 	if hasPrefix(key, s.health.path) {
 		return &s.health.revTracker
+	}
+	if hasPrefix(key, s.verd.path) {
+		return &s.verd.revTracker
 	}
 	if hasPrefix(key, s.ovr.path) {
 		return &s.ovr.revTracker

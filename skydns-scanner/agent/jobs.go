@@ -3,7 +3,6 @@ package agent
 import (
 	"iter"
 	"log/slog"
-	"net/netip"
 	"sync"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -28,37 +27,38 @@ type jobs struct {
 	loads    int
 
 	mu      sync.Mutex
-	full    map[netip.Addr]monitor.Spec // set by Load: the whole job list
-	changes map[netip.Addr]*monitor.Spec
+	full    map[monitor.Target]monitor.Spec // set by Load: the whole job list
+	changes map[monitor.Target]*monitor.Spec
 	kick    chan struct{}
 }
 
 func newJobs(c *Config, m *metrics) *jobs {
 	return &jobs{paths: c.Paths, agent: c.Name, log: c.Log, m: m,
-		changes: map[netip.Addr]*monitor.Spec{}, kick: make(chan struct{}, 1)}
+		changes: map[monitor.Target]*monitor.Spec{}, kick: make(chan struct{}, 1)}
 }
 
 // parse reads one job key-value; ok is false for a key that is not a job
 // of this agent or a value that is not a spec.
-func (j *jobs) parse(key, value []byte) (netip.Addr, monitor.Spec, bool) {
-	agent, ip, err := j.paths.ParseJobKey(string(key))
+func (j *jobs) parse(key, value []byte) (monitor.Target, monitor.Spec, bool) {
+	agent, ip, check, err := j.paths.ParseCheckJobKey(string(key))
+	t := monitor.Target{IP: ip, Check: check}
 	if err != nil || agent != j.agent {
-		return ip, monitor.Spec{}, false
+		return t, monitor.Spec{}, false
 	}
 	if value == nil {
-		return ip, monitor.Spec{}, true
+		return t, monitor.Spec{}, true
 	}
 	s, err := monitor.DecodeSpec(value)
 	if err != nil {
 		j.m.badJobs.Inc()
 		j.log.Warn("ignoring a job that is not a check spec", "key", string(key), "err", err)
-		return ip, monitor.Spec{}, false
+		return t, monitor.Spec{}, false
 	}
-	return ip, s, true
+	return t, s, true
 }
 
 func (j *jobs) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
-	full := map[netip.Addr]monitor.Spec{}
+	full := map[monitor.Target]monitor.Spec{}
 	for kv, err := range kvs {
 		if err != nil {
 			return err
@@ -91,8 +91,8 @@ func (j *jobs) Apply(_ int64, events []*clientv3.Event) {
 		if !ok {
 			// A job we cannot read is no job: stop probing what it
 			// replaced rather than probe something nobody asked for.
-			if agent, ip, err := j.paths.ParseJobKey(string(ev.Kv.Key)); err == nil && agent == j.agent {
-				j.changes[ip] = nil
+			if agent, ip, check, err := j.paths.ParseCheckJobKey(string(ev.Kv.Key)); err == nil && agent == j.agent {
+				j.changes[monitor.Target{IP: ip, Check: check}] = nil
 			}
 			continue
 		}
@@ -111,12 +111,12 @@ func (j *jobs) signal() {
 
 // take returns what changed since the last take: a full job list when the
 // view (re)loaded, and the single changes after it.
-func (j *jobs) take() (full map[netip.Addr]monitor.Spec, changes map[netip.Addr]*monitor.Spec) {
+func (j *jobs) take() (full map[monitor.Target]monitor.Spec, changes map[monitor.Target]*monitor.Spec) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	full, j.full = j.full, nil
 	if len(j.changes) > 0 {
-		changes, j.changes = j.changes, map[netip.Addr]*monitor.Spec{}
+		changes, j.changes = j.changes, map[monitor.Target]*monitor.Spec{}
 	}
 	return full, changes
 }

@@ -13,8 +13,9 @@ import (
 	"github.com/skydns/skydns/skydns-scanner/probe"
 )
 
-// target is one IP the agent probes. Only the loop goroutine touches it.
+// target is one check of one IP the agent probes. Only the loop goroutine touches it.
 type target struct {
+	key  monitor.Target
 	ip   netip.Addr
 	spec string // the job's encoded spec, to notice changes
 	plan probe.Plan
@@ -59,7 +60,7 @@ type result struct {
 // (many targets timing out at once) rather than for the usual one.
 type loop struct {
 	a        *Agent
-	targets  map[netip.Addr]*target
+	targets  map[monitor.Target]*target
 	q        queue
 	ready    []*target // due, waiting for a free slot
 	inflight int
@@ -70,7 +71,7 @@ type loop struct {
 
 func newLoop(a *Agent) *loop {
 	return &loop{
-		a: a, targets: map[netip.Addr]*target{},
+		a: a, targets: map[monitor.Target]*target{},
 		// One place per slot: a finished probe never waits to hand over
 		// its result.
 		results: make(chan result, a.cfg.MaxThreads),
@@ -165,11 +166,11 @@ func (l *loop) done(r result) {
 	}
 	l.countDown(before, t.v.state)
 	l.a.m.verdicts[t.v.state].Inc()
-	l.a.rep.set(t.ip, t.v.report())
+	l.a.rep.set(t.key, t.v.report())
 	if t.v.state == health.Down {
-		l.a.cfg.Log.Info("target down", "ip", t.ip.String(), "reason", t.v.reason)
+		l.a.cfg.Log.Info("target down", "ip", t.ip.String(), "check", t.key.Check, "reason", t.v.reason)
 	} else {
-		l.a.cfg.Log.Debug("target up", "ip", t.ip.String())
+		l.a.cfg.Log.Debug("target up", "ip", t.ip.String(), "check", t.key.Check)
 	}
 }
 
@@ -206,9 +207,9 @@ func (l *loop) applyJobs() {
 	l.a.m.targets.Set(float64(len(l.targets)))
 }
 
-func (l *loop) upsert(ip netip.Addr, s monitor.Spec) {
+func (l *loop) upsert(key monitor.Target, s monitor.Spec) {
 	enc := string(s.Encode())
-	if t, ok := l.targets[ip]; ok {
+	if t, ok := l.targets[key]; ok {
 		if t.spec != enc {
 			// The verdict carries over: the target is the same machine,
 			// and the next probes under the new plan move it as usual.
@@ -216,14 +217,14 @@ func (l *loop) upsert(ip netip.Addr, s monitor.Spec) {
 		}
 		return
 	}
-	t := &target{ip: ip, spec: enc, plan: l.a.cfg.plan(s), idx: -1}
+	t := &target{key: key, ip: key.IP, spec: enc, plan: l.a.cfg.plan(s), idx: -1}
 	t.due = time.Now().Add(rand.N(l.a.cfg.Interval))
-	l.targets[ip] = t
+	l.targets[key] = t
 	heap.Push(&l.q, t)
 }
 
-func (l *loop) remove(ip netip.Addr) {
-	t, ok := l.targets[ip]
+func (l *loop) remove(key monitor.Target) {
+	t, ok := l.targets[key]
 	if !ok {
 		return
 	}
@@ -232,6 +233,6 @@ func (l *loop) remove(ip netip.Addr) {
 		heap.Remove(&l.q, t.idx)
 	}
 	l.countDown(t.v.state, health.Unknown)
-	delete(l.targets, ip)
-	l.a.rep.remove(ip)
+	delete(l.targets, key)
+	l.a.rep.remove(key)
 }

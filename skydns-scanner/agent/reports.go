@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"log/slog"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -33,8 +32,8 @@ type reporter struct {
 
 	mu    sync.Mutex
 	lease clientv3.LeaseID
-	want  map[netip.Addr]health.Status // the reports that should exist
-	dirty map[netip.Addr]uint64        // to write; the value orders changes
+	want  map[monitor.Target]health.Status // the reports that should exist
+	dirty map[monitor.Target]uint64        // to write; the value orders changes
 	seq   uint64
 	kick  chan struct{}
 }
@@ -42,12 +41,12 @@ type reporter struct {
 func newReporter(cli *clientv3.Client, c *Config, m *metrics) *reporter {
 	return &reporter{
 		cli: cli, paths: c.Paths, agent: c.Name, timeout: c.RequestTimeout, log: c.Log, m: m,
-		want: map[netip.Addr]health.Status{}, dirty: map[netip.Addr]uint64{},
+		want: map[monitor.Target]health.Status{}, dirty: map[monitor.Target]uint64{},
 		kick: make(chan struct{}, 1),
 	}
 }
 
-func (r *reporter) markLocked(ip netip.Addr) {
+func (r *reporter) markLocked(ip monitor.Target) {
 	r.seq++
 	r.dirty[ip] = r.seq
 	select {
@@ -57,7 +56,7 @@ func (r *reporter) markLocked(ip netip.Addr) {
 }
 
 // set records a new verdict on ip.
-func (r *reporter) set(ip netip.Addr, s health.Status) {
+func (r *reporter) set(ip monitor.Target, s health.Status) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.want[ip] = s
@@ -65,7 +64,7 @@ func (r *reporter) set(ip netip.Addr, s health.Status) {
 }
 
 // remove drops the report on ip (the job is gone).
-func (r *reporter) remove(ip netip.Addr) {
+func (r *reporter) remove(ip monitor.Target) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.want[ip]; !ok {
@@ -101,7 +100,7 @@ func (r *reporter) rewriteAll() {
 }
 
 type pending struct {
-	ip  netip.Addr
+	ip  monitor.Target
 	seq uint64
 	put *health.Status // nil: delete
 }
@@ -184,7 +183,7 @@ func (r *reporter) run(ctx context.Context) {
 func (r *reporter) write(ctx context.Context, batch []pending, lease clientv3.LeaseID) error {
 	ops := make([]clientv3.Op, 0, len(batch))
 	for _, p := range batch {
-		key := r.paths.ReportKey(p.ip, r.agent)
+		key := r.paths.CheckReportKey(p.ip.IP, r.agent, p.ip.Check)
 		if p.put == nil {
 			ops = append(ops, clientv3.OpDelete(key))
 			continue

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/rendezvous"
 )
 
@@ -15,16 +16,26 @@ import (
 // The hash is fixed (FNV-1a, then a 64-bit finalizer for avalanche), never
 // seeded, so that every leader, now and after a failover, computes the same
 // assignment and a new leader moves nothing.
-func score(agent string, ip netip.Addr) uint64 {
+//
+// A target is one check of an IP: the default check hashes the IP alone,
+// as before targets had checks, so that an upgrade moves none of them;
+// any other check hashes its id too, so that the checks of one IP spread
+// over the agents like any other targets.
+func score(agent string, ip netip.Addr, check string) uint64 {
 	h := rendezvous.FNV64a(rendezvous.Offset, []byte(agent))
 	h = rendezvous.FNV64a(h, []byte{0})
 	b := ip.As16()
-	return rendezvous.Mix(rendezvous.FNV64a(h, b[:]))
+	h = rendezvous.FNV64a(h, b[:])
+	if check != "" && check != monitor.DefaultCheck {
+		h = rendezvous.FNV64a(h, []byte{0})
+		h = rendezvous.FNV64a(h, []byte(check))
+	}
+	return rendezvous.Mix(h)
 }
 
 // pick returns the r agents (of agents, which has no duplicates) that
-// rank highest for ip, best first.
-func pick(ip netip.Addr, agents []string, r int) []string {
+// rank highest for check on ip, best first.
+func pick(ip netip.Addr, check string, agents []string, r int) []string {
 	if r <= 0 || len(agents) == 0 {
 		return nil
 	}
@@ -34,7 +45,7 @@ func pick(ip netip.Addr, agents []string, r int) []string {
 	}
 	rs := make([]ranked, len(agents))
 	for i, a := range agents {
-		rs[i] = ranked{a, score(a, ip)}
+		rs[i] = ranked{a, score(a, ip, check)}
 	}
 	slices.SortFunc(rs, func(x, y ranked) int {
 		if c := cmp.Compare(y.score, x.score); c != 0 {
@@ -56,9 +67,9 @@ func pick(ip netip.Addr, agents []string, r int) []string {
 // ranked the same way, so that the quorum of r holds wherever the agents
 // are. site is the target's site ("" for none) and siteOf an agent's. With
 // no site, or no agent in it, this is exactly pick.
-func pickSited(ip netip.Addr, agents []string, r int, site string, siteOf func(agent string) string) []string {
+func pickSited(ip netip.Addr, check string, agents []string, r int, site string, siteOf func(agent string) string) []string {
 	if site == "" {
-		return pick(ip, agents, r)
+		return pick(ip, check, agents, r)
 	}
 	var local, other []string
 	for _, a := range agents {
@@ -69,11 +80,11 @@ func pickSited(ip netip.Addr, agents []string, r int, site string, siteOf func(a
 		}
 	}
 	if len(local) == 0 {
-		return pick(ip, agents, r)
+		return pick(ip, check, agents, r)
 	}
-	out := pick(ip, local, r)
+	out := pick(ip, check, local, r)
 	if len(out) < r {
-		out = append(out, pick(ip, other, r-len(out))...)
+		out = append(out, pick(ip, check, other, r-len(out))...)
 	}
 	return out
 }

@@ -28,21 +28,21 @@ func testIPs(n int) []netip.Addr {
 func TestPickIsStableAndDistinct(t *testing.T) {
 	agents := agentNames(5)
 	for _, ip := range testIPs(50) {
-		a := pick(ip, agents, 2)
+		a := pick(ip, "", agents, 2)
 		if len(a) != 2 || a[0] == a[1] {
 			t.Fatalf("%s: pick = %v, want 2 distinct", ip, a)
 		}
 		// Order of the candidates does not matter.
 		rev := slices.Clone(agents)
 		slices.Reverse(rev)
-		if b := pick(ip, rev, 2); !slices.Equal(a, b) {
+		if b := pick(ip, "", rev, 2); !slices.Equal(a, b) {
 			t.Fatalf("%s: pick depends on input order: %v vs %v", ip, a, b)
 		}
 	}
-	if got := pick(testIPs(1)[0], agents[:1], 2); len(got) != 1 {
+	if got := pick(testIPs(1)[0], "", agents[:1], 2); len(got) != 1 {
 		t.Fatalf("R capped by agents: got %v", got)
 	}
-	if got := pick(testIPs(1)[0], nil, 2); got != nil {
+	if got := pick(testIPs(1)[0], "", nil, 2); got != nil {
 		t.Fatalf("no agents: got %v", got)
 	}
 }
@@ -64,7 +64,7 @@ func TestPickMovesOnlyTheShareOfAChangedAgent(t *testing.T) {
 			load := map[string]int{}
 			moved := 0
 			for _, ip := range ips {
-				b, a := pick(ip, tc.before, r), pick(ip, tc.after, r)
+				b, a := pick(ip, "", tc.before, r), pick(ip, "", tc.after, r)
 				for _, x := range a {
 					load[x]++
 					if !slices.Contains(b, x) {
@@ -176,12 +176,12 @@ func TestPickSited(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, ip := range testIPs(200) {
-				got := pickSited(ip, tc.agents, tc.r, tc.site, siteOf)
+				got := pickSited(ip, "", tc.agents, tc.r, tc.site, siteOf)
 				if want := min(tc.r, len(tc.agents)); len(got) != want {
 					t.Fatalf("%s: %v, want %d agents", ip, got, want)
 				}
 				if tc.same {
-					if p := pick(ip, tc.agents, tc.r); !slices.Equal(got, p) {
+					if p := pick(ip, "", tc.agents, tc.r); !slices.Equal(got, p) {
 						t.Fatalf("%s: %v, want pick's %v", ip, got, p)
 					}
 					continue
@@ -199,7 +199,7 @@ func TestPickSited(t *testing.T) {
 						other = append(other, a)
 					}
 				}
-				want := append(pick(ip, local, tc.r), pick(ip, other, tc.r-tc.local)...)
+				want := append(pick(ip, "", local, tc.r), pick(ip, "", other, tc.r-tc.local)...)
 				if !slices.Equal(got, want) {
 					t.Fatalf("%s: %v, want %v", ip, got, want)
 				}

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -17,6 +18,7 @@ import (
 	"github.com/skydns/skydns/internal/etcdclient"
 	"github.com/skydns/skydns/internal/events"
 	"github.com/skydns/skydns/internal/health"
+	"github.com/skydns/skydns/internal/monitor"
 )
 
 // maxTxnOps stays under etcd's default --max-txn-ops (128).
@@ -135,19 +137,23 @@ func (s *Scheduler) lead(ctx context.Context, el *concurrency.Election) error {
 // jobChange is one write to the job directory.
 type jobChange struct {
 	agent string
-	ip    netip.Addr
+	t     monitor.Target
 	spec  string // put this; empty: delete
 	all   bool   // delete every job of agent
 }
 
-// statusChange is one write to the status directory.
+// statusChange is one write to the status directory or, with check set,
+// to the verdict of that check of ip.
 type statusChange struct {
-	ip     netip.Addr
-	value  *health.Status // nil: delete
-	modRev int64          // the key's revision we decided on (0: absent)
-	why    string         // for the log of a delete
-	// For the history: the status before (Unknown: none) and the votes of
-	// the checkers that counted.
+	ip      netip.Addr
+	value   *health.Status // nil: delete
+	modRev  int64          // the key's revision we decided on (0: absent)
+	why     string         // for the log of a delete
+	check   string         // a check-id: a verdict key, not the status key
+	verdict []byte         // with check: the encoded verdict; nil: delete
+	state   health.State   // with check: the verdict's state
+	// For the history of a status: the status before (Unknown: none) and
+	// the votes of the checkers that counted.
 	from   health.State
 	agents []events.Agent
 }
@@ -189,15 +195,18 @@ func (l *leader) step(ctx context.Context, full bool) error {
 		for ip := range st.ipNames {
 			affected[ip] = struct{}{}
 		}
+		// Verdicts left by an earlier leader on IPs no record uses now:
+		// evaluate deletes them.
+		for ip := range st.verdicts {
+			affected[ip] = struct{}{}
+		}
 	}
 	l.updateTrust(live, affected, all)
 	at := time.Now()
 	now := at.UTC().Truncate(time.Millisecond)
 	var changes []statusChange
 	for ip := range affected {
-		if c, ok := l.evaluate(ip, live, now, at); ok {
-			changes = append(changes, c)
-		}
+		changes = l.evaluate(changes, ip, live, now, at)
 	}
 	active := 0
 	for ip := range st.overrides {
@@ -249,27 +258,50 @@ func (l *leader) assign(eligible []string, only map[netip.Addr]struct{}) []jobCh
 		for ip := range st.ipNames {
 			targets[ip] = struct{}{}
 		}
-		for ip := range st.holders {
+		for ip := range st.held {
 			targets[ip] = struct{}{}
 		}
 	}
 	r := min(l.s.cfg.Replicas, len(eligible))
 	agentSite := func(a string) string { return st.agents[a].site }
+	// The cached picks hold for one set of agents, their sites and R.
+	var key strings.Builder
+	fmt.Fprintf(&key, "%d", r)
+	for _, a := range eligible {
+		key.WriteString("\x00" + a + "\x00" + agentSite(a))
+	}
+	if st.pickFor != key.String() {
+		st.pickCache, st.pickFor = nil, key.String()
+	}
 	for ip := range targets {
-		var want []string
-		var spec string
+		var checks map[string]string
 		if _, used := st.ipNames[ip]; used {
-			want = pickSited(ip, eligible, r, st.siteOf(ip), agentSite)
-			spec = string(st.spec(ip).Encode())
+			checks = st.checks(ip)
 		}
-		for a := range st.holders[ip] {
-			if ok[a] && !slices.Contains(want, a) {
-				out = append(out, jobChange{agent: a, ip: ip})
+		// Checks no name asks for any more lose their jobs.
+		for id := range st.held[ip] {
+			if _, wanted := checks[id]; wanted {
+				continue
+			}
+			t := monitor.Target{IP: ip, Check: id}
+			for a := range st.holders[t] {
+				if ok[a] {
+					out = append(out, jobChange{agent: a, t: t})
+				}
 			}
 		}
-		for _, a := range want {
-			if st.jobs[a][ip] != spec {
-				out = append(out, jobChange{agent: a, ip: ip, spec: spec})
+		for id, spec := range checks {
+			t := monitor.Target{IP: ip, Check: id}
+			want := st.picked(ip, id, func() []string { return pickSited(ip, id, eligible, r, st.siteOf(ip), agentSite) })
+			for a := range st.holders[t] {
+				if ok[a] && !slices.Contains(want, a) {
+					out = append(out, jobChange{agent: a, t: t})
+				}
+			}
+			for _, a := range want {
+				if st.jobs[a][t] != spec {
+					out = append(out, jobChange{agent: a, t: t, spec: spec})
+				}
 			}
 		}
 	}
@@ -284,9 +316,9 @@ func (l *leader) writeJobs(ctx context.Context, changes []jobChange) error {
 		case c.all:
 			ops = append(ops, clientv3.OpDelete(paths.JobPrefix(c.agent), clientv3.WithPrefix()))
 		case c.spec == "":
-			ops = append(ops, clientv3.OpDelete(paths.JobKey(c.agent, c.ip)))
+			ops = append(ops, clientv3.OpDelete(paths.CheckJobKey(c.agent, c.t.IP, c.t.Check)))
 		default:
-			ops = append(ops, clientv3.OpPut(paths.JobKey(c.agent, c.ip), c.spec))
+			ops = append(ops, clientv3.OpPut(paths.CheckJobKey(c.agent, c.t.IP, c.t.Check), c.spec))
 		}
 	}
 	for chunk := range slices.Chunk(ops, maxTxnOps) {
@@ -319,20 +351,20 @@ func (l *leader) commit(ctx context.Context, ops []clientv3.Op) (*clientv3.TxnRe
 // them, so that the next round does not write them again; every IP whose
 // checkers changed is added to affected. Locked.
 func (l *leader) applyJobs(changes []jobChange, affected map[netip.Addr]struct{}) {
-	st := l.st
+	jt := l.st.jobTable()
 	for _, c := range changes {
 		switch {
 		case c.all:
-			for ip := range st.jobs[c.agent] {
-				deleteJob(st.jobs, st.holders, c.agent, ip)
-				affected[ip] = struct{}{}
+			for t := range jt.jobs[c.agent] {
+				jt.del(c.agent, t)
+				affected[t.IP] = struct{}{}
 			}
 		case c.spec == "":
-			deleteJob(st.jobs, st.holders, c.agent, c.ip)
-			affected[c.ip] = struct{}{}
+			jt.del(c.agent, c.t)
+			affected[c.t.IP] = struct{}{}
 		default:
-			setJob(st.jobs, st.holders, c.agent, c.ip, c.spec)
-			affected[c.ip] = struct{}{}
+			jt.set(c.agent, c.t, c.spec)
+			affected[c.t.IP] = struct{}{}
 		}
 	}
 }
@@ -349,8 +381,10 @@ func (l *leader) updateTrust(ok map[string]bool, affected map[netip.Addr]struct{
 		}
 	} else {
 		for ip := range affected {
-			for a := range st.holders[ip] {
-				agents[a] = true
+			for id := range st.held[ip] {
+				for a := range st.holders[monitor.Target{IP: ip, Check: id}] {
+					agents[a] = true
+				}
 			}
 		}
 	}
@@ -365,17 +399,17 @@ func (l *leader) updateTrust(ok map[string]bool, affected map[netip.Addr]struct{
 			continue
 		}
 		compared, disagree := 0, 0
-		for ip := range st.jobs[a] {
-			own := st.reports[ip][a].state
+		for t := range st.jobs[a] {
+			own := st.reports[t][a].state
 			if own == health.Unknown {
 				continue
 			}
 			up, down := 0, 0
-			for b := range st.holders[ip] {
+			for b := range st.holders[t] {
 				if b == a || !ok[b] {
 					continue
 				}
-				switch st.reports[ip][b].state {
+				switch st.reports[t][b].state {
 				case health.Up:
 					up++
 				case health.Down:
@@ -404,105 +438,175 @@ func (l *leader) updateTrust(ok map[string]bool, affected map[netip.Addr]struct{
 			l.s.m.distrusted.DeleteLabelValues(a)
 			l.s.cfg.Log.Info("agent trusted again", "agent", a)
 		}
-		for ip := range st.jobs[a] {
-			affected[ip] = struct{}{}
+		for t := range st.jobs[a] {
+			affected[t.IP] = struct{}{}
 		}
 	}
 }
 
-// evaluate decides ip's status and returns the write it needs, if any.
-// The checkers' votes decide, unless an operator's override is in force at
-// at: then the override's status is written, with the checkers' own
-// verdict kept beside it (checked), so that the status goes back to that
-// verdict the moment the override is removed or expires. now is the time
-// written as since. Locked.
-func (l *leader) evaluate(ip netip.Addr, ok map[string]bool, now, at time.Time) (statusChange, bool) {
+// evaluate decides the verdict of each check of ip and then ip's status,
+// and appends the writes they need to changes.
+//
+// Each check is decided by its own checkers' votes (decide), from its last
+// verdict. The status follows the checks: UP while any check is UP, DOWN
+// when every check with a verdict is DOWN, unchanged while none has one.
+// With one check (every name on the IP probes it the same way, the common
+// case) the status is that check's verdict, votes and reason as before
+// verdicts had checks. An operator's override in force at at wins: then
+// the override's status is written, with the checks' combined verdict
+// kept beside it (checked), so that the status goes back to that verdict
+// the moment the override is removed or expires. now is the time written
+// as since. Verdicts do not carry overrides: the DNS server applies the
+// override from the status to every name. Locked.
+func (l *leader) evaluate(changes []statusChange, ip netip.Addr, ok map[string]bool, now, at time.Time) []statusChange {
 	st := l.st
-	if _, used := st.ipNames[ip]; !used {
-		return statusChange{}, false // not a target; expire() deals with it
+	var checks map[string]string
+	if _, used := st.ipNames[ip]; used {
+		checks = st.checks(ip)
+	}
+	// Verdicts of checks no name asks for go at once: a name that finds
+	// no verdict for its check reads the status.
+	for id, e := range st.verdicts[ip] {
+		if _, wanted := checks[id]; !wanted {
+			changes = append(changes, statusChange{ip: ip, check: id, modRev: e.modRev, why: "no name asks for the check any more"})
+		}
+	}
+	if checks == nil {
+		return changes // not a target; expire() deals with the status
 	}
 	cur := st.status[ip]
-	n, up, down := 0, 0, 0
-	var reasonFrom string
-	reason := ""
-	for a := range st.holders[ip] {
-		if !ok[a] || l.distrusted[a] {
-			continue
+	anyUp, anyDown := false, false
+	var reason, votes string
+	downChecks := 0
+	for _, id := range slices.Sorted(maps.Keys(checks)) {
+		t := monitor.Target{IP: ip, Check: id}
+		n, up, down := 0, 0, 0
+		var reasonFrom, why string
+		for a := range st.holders[t] {
+			if !ok[a] || l.distrusted[a] {
+				continue
+			}
+			n++
+			switch v := st.reports[t][a]; v.state {
+			case health.Up:
+				up++
+			case health.Down:
+				down++
+				if reasonFrom == "" || a < reasonFrom {
+					reasonFrom, why = a, v.reason
+				}
+			}
 		}
-		n++
-		switch v := st.reports[ip][a]; v.state {
+		old, had := st.verdicts[ip][id]
+		base := old.state
+		if !had && len(checks) == 1 {
+			// No verdict key yet (data from before verdicts had checks):
+			// the one check's last verdict is the status.
+			base = cur.state
+			if cur.override {
+				base = cur.checked
+			}
+		}
+		v := decide(base, up, down, n)
+		switch v {
 		case health.Up:
-			up++
+			anyUp = true
 		case health.Down:
-			down++
-			if reasonFrom == "" || a < reasonFrom {
-				reasonFrom, reason = a, v.reason
+			anyDown = true
+			downChecks++
+			if reason == "" {
+				reason = why
+			}
+		}
+		votes = fmt.Sprintf("%d/%d down", down, n)
+		if v != health.Unknown && (v != old.state || !had) {
+			vv := monitor.Verdict{Status: v.String(), Since: now, Votes: votes, Check: json.RawMessage(checks[id])}
+			if v == health.Down {
+				vv.Reason = why
+			}
+			if b, err := vv.Encode(); err == nil {
+				changes = append(changes, statusChange{ip: ip, check: id, verdict: b, state: v, modRev: old.modRev})
 			}
 		}
 	}
-	// The checkers' verdict moves from their last one: under an override
+	if len(checks) > 1 {
+		votes = fmt.Sprintf("%d/%d checks down", downChecks, len(checks))
+	}
+	// The checks' verdict moves from their last one: under an override
 	// the status holds the override's word, and checked holds theirs.
 	base := cur.state
 	if cur.override {
 		base = cur.checked
 	}
-	checks := decide(base, up, down, n)
-	votes := fmt.Sprintf("%d/%d down", down, n)
+	combined := base
+	switch {
+	case anyUp:
+		combined = health.Up
+	case anyDown:
+		combined = health.Down
+	}
 
 	if o, on := st.override(ip, at); on {
 		want, _ := o.State() // only readable overrides are kept
 		why := o.Describe()
-		if cur.override && cur.state == want && cur.reason == why && cur.checked == checks {
-			return statusChange{}, false
+		if cur.override && cur.state == want && cur.reason == why && cur.checked == combined {
+			return changes
 		}
 		since := now
 		if cur.override && cur.state == want && !cur.since.IsZero() {
 			since = cur.since // the same override, re-worded, or the checks moved
 		}
 		verdict := "none yet"
-		if checks != health.Unknown {
-			verdict = checks.String()
+		if combined != health.Unknown {
+			verdict = combined.String()
 		}
 		v := &health.Status{Status: want.String(), Since: since, Reason: why,
 			Votes: fmt.Sprintf("manual override; checks: %s, %s", verdict, votes), Ports: cur.ports, Override: true}
-		if checks != health.Unknown {
-			v.Checked = checks.String()
+		if combined != health.Unknown {
+			v.Checked = combined.String()
 		}
-		return statusChange{ip: ip, value: v, modRev: cur.modRev, from: cur.state, agents: l.voters(ip, ok)}, true
+		return append(changes, statusChange{ip: ip, value: v, modRev: cur.modRev, from: cur.state, agents: l.voters(ip, ok, checks)})
 	}
 
 	if cur.override {
 		// The override was removed or expired: the checkers' verdict, at
 		// once, even if it is the same word. With no verdict at all the
 		// IP is unchecked again: no status.
-		if checks == health.Unknown {
-			return statusChange{ip: ip, modRev: cur.modRev, why: "the override ended and no checker has a verdict yet",
-				from: cur.state, agents: l.voters(ip, ok)}, true
+		if combined == health.Unknown {
+			return append(changes, statusChange{ip: ip, modRev: cur.modRev, why: "the override ended and no checker has a verdict yet",
+				from: cur.state, agents: l.voters(ip, ok, checks)})
 		}
-	} else if checks == cur.state || checks == health.Unknown {
-		return statusChange{}, false
+	} else if combined == cur.state || combined == health.Unknown {
+		return changes
 	}
-	v := &health.Status{Status: checks.String(), Since: now, Votes: votes, Ports: cur.ports}
-	if checks == health.Down {
+	v := &health.Status{Status: combined.String(), Since: now, Votes: votes, Ports: cur.ports}
+	if combined == health.Down {
 		v.Reason = reason
 	}
-	return statusChange{ip: ip, value: v, modRev: cur.modRev, from: cur.state, agents: l.voters(ip, ok)}, true
+	return append(changes, statusChange{ip: ip, value: v, modRev: cur.modRev, from: cur.state, agents: l.voters(ip, ok, checks)})
 }
 
 // voters are the checkers of ip whose votes count, with their votes, for
 // the event of a change: built only for a change, not for every decision.
-// Locked.
-func (l *leader) voters(ip netip.Addr, ok map[string]bool) []events.Agent {
+// An agent that checks several of the IP's checks is named with each
+// check-id. Locked.
+func (l *leader) voters(ip netip.Addr, ok map[string]bool, checks map[string]string) []events.Agent {
 	var out []events.Agent
-	for a := range l.st.holders[ip] {
-		if !ok[a] || l.distrusted[a] {
-			continue
+	for id := range checks {
+		t := monitor.Target{IP: ip, Check: id}
+		for a := range l.st.holders[t] {
+			if !ok[a] || l.distrusted[a] {
+				continue
+			}
+			ag := events.Agent{Name: a}
+			if len(checks) > 1 {
+				ag.Name = a + "/" + id
+			}
+			if v := l.st.reports[t][a].state; v != health.Unknown {
+				ag.Vote = v.String()
+			}
+			out = append(out, ag)
 		}
-		ag := events.Agent{Name: a}
-		if v := l.st.reports[ip][a].state; v != health.Unknown {
-			ag.Vote = v.String()
-		}
-		out = append(out, ag)
 	}
 	slices.SortFunc(out, func(x, y events.Agent) int { return strings.Compare(x.Name, y.Name) })
 	return out
@@ -546,7 +650,14 @@ func (l *leader) writeStatus(ctx context.Context, changes []statusChange) error 
 		ops := make([]clientv3.Op, 0, len(chunk))
 		for _, c := range chunk {
 			key := paths.StatusKey(c.ip)
+			if c.check != "" {
+				key = paths.VerdictKey(c.ip, c.check)
+			}
 			cmp := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", c.modRev)}
+			if c.check != "" && c.verdict != nil {
+				ops = append(ops, clientv3.OpTxn(cmp, []clientv3.Op{clientv3.OpPut(key, string(c.verdict))}, nil))
+				continue
+			}
 			if c.value == nil {
 				ops = append(ops, clientv3.OpTxn(cmp, []clientv3.Op{clientv3.OpDelete(key)}, nil))
 				continue
@@ -574,6 +685,15 @@ func (l *leader) applyStatus(chunk []statusChange, resp *clientv3.TxnResponse) {
 		if i >= len(resp.Responses) || !resp.Responses[i].GetResponseTxn().GetSucceeded() {
 			l.s.m.conflicts.Inc()
 			continue // changed under us: the view brings the new value, we decide again
+		}
+		if c.check != "" {
+			if c.verdict == nil {
+				dropVerdict(st.verdicts, c.ip, c.check)
+			} else {
+				setVerdict(st.verdicts, c.ip, c.check, verdictEntry{state: c.state, modRev: resp.Header.Revision})
+				l.s.cfg.Log.Debug("verdict", "ip", c.ip.String(), "check", c.check, "status", c.state.String())
+			}
+			continue
 		}
 		if c.value == nil {
 			delete(st.status, c.ip)

@@ -30,9 +30,14 @@ func newOverrideFixture(t *testing.T) *overrideFixture {
 		ok: map[string]bool{"a1": true, "a2": true}, now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	st.putKey("/skydns/local/skydns/web/0a000001", []byte(`{"host":"192.0.2.1"}`))
 	for a := range f.ok {
-		setJob(st.jobs, st.holders, a, f.ip, "{}")
+		st.jobTable().set(a, f.target(), "{}")
 	}
 	return f
+}
+
+// target is the IP's one check: the record has no policy.
+func (f *overrideFixture) target() monitor.Target {
+	return monitor.Target{IP: f.ip, Check: monitor.DefaultCheck}
 }
 
 func (f *overrideFixture) votes(up, down int) {
@@ -44,7 +49,7 @@ func (f *overrideFixture) votes(up, down int) {
 	for i := range down {
 		m[agents[up+i]] = vote{state: health.Down, reason: "tcp/80: refused"}
 	}
-	f.l.st.reports[f.ip] = m
+	f.l.st.reports[f.target()] = m
 }
 
 // override puts (value != "") or deletes the override key through the view.
@@ -62,11 +67,18 @@ func (f *overrideFixture) override(value string) {
 func (f *overrideFixture) step() (v *health.Status, wrote, deleted bool) {
 	f.t.Helper()
 	f.now = f.now.Add(time.Second)
-	c, ok := f.l.evaluate(f.ip, f.ok, f.now, f.now)
-	if !ok {
+	var c statusChange
+	for _, w := range f.l.evaluate(nil, f.ip, f.ok, f.now, f.now) {
+		f.rev++
+		if w.check != "" { // the verdict of the one check, as etcd would keep it
+			setVerdict(f.l.st.verdicts, w.ip, w.check, verdictEntry{state: w.state, modRev: f.rev})
+			continue
+		}
+		c, wrote = w, true
+	}
+	if !wrote {
 		return nil, false, false
 	}
-	f.rev++
 	if c.value == nil {
 		delete(f.l.st.status, f.ip)
 		return nil, true, true
@@ -119,7 +131,7 @@ func TestEvaluateOverride(t *testing.T) {
 	// Checkers that have not spoken (a tie of unknowns) do not move the
 	// kept verdict: once the override goes, the status is what they said
 	// last.
-	f.l.st.reports[f.ip] = nil
+	f.l.st.reports[f.target()] = nil
 	if _, wrote, _ := f.step(); wrote {
 		t.Fatal("checkers without a verdict changed the status")
 	}

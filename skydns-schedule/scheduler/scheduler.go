@@ -126,6 +126,7 @@ func New(cli *clientv3.Client, cfg Config) *Scheduler {
 	}{
 		{s.st.prefix, recordsView{s.st}},
 		{cfg.Paths.Status, statusView{s.st}},
+		{cfg.Paths.VerdictDir(), verdictsView{s.st}},
 		{cfg.Paths.Report, reportsView{s.st}},
 		{cfg.Paths.Heart, agentsView{s.st}},
 		{cfg.Paths.Job, jobsView{s.st}},

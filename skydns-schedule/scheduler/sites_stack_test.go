@@ -80,7 +80,7 @@ func TestSitesPreferLocalCheckers(t *testing.T) {
 	// over all four agents, whatever their sites.
 	all := []string{"any-1", "gz-1", "gz-2", "sh-1"}
 	plain := func(ip netip.Addr) []string {
-		p := scheduler.Pick(ip, all, 2)
+		p := scheduler.Pick(ip, "", all, 2)
 		slices.Sort(p)
 		return p
 	}

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"maps"
 	"net/netip"
 	"testing"
 	"time"
@@ -96,12 +97,14 @@ func TestStateTargets(t *testing.T) {
 			}
 		}
 	}
-	if got := string(s.spec(netip.MustParseAddr("192.0.2.1")).Encode()); got != `{"ports":[8080]}` {
-		t.Errorf("spec of shared IP = %s", got)
+	// Each name's own check is a target: api and the apex have no policy
+	// (the default check), web has its own.
+	if got, want := s.checks(netip.MustParseAddr("192.0.2.1")), checksOf(`{}`, `{"ports":[8080]}`); !maps.Equal(got, want) {
+		t.Errorf("checks of shared IP = %v, want %v", got, want)
 	}
 	for _, ip := range []string{"192.0.2.4", "192.0.2.5"} {
-		if got := string(s.spec(netip.MustParseAddr(ip)).Encode()); got != `{"ports":[8443]}` {
-			t.Errorf("spec of www's leaf %s = %s", ip, got)
+		if got, want := s.checks(netip.MustParseAddr(ip)), checksOf(`{}`, `{"ports":[8443]}`); !maps.Equal(got, want) {
+			t.Errorf("checks of www's leaf %s = %v, want %v", ip, got, want)
 		}
 	}
 	s.deleteKey("/skydns/local/skydns/www/leaf1")
@@ -115,8 +118,8 @@ func TestStateTargets(t *testing.T) {
 	if got := s.ipNames[netip.MustParseAddr("192.0.2.1")]; len(got) != 1 || got["web.skydns.local."] != 1 {
 		t.Errorf("after delete: %v", got)
 	}
-	if got := string(s.spec(netip.MustParseAddr("192.0.2.1")).Encode()); got != `{}` {
-		t.Errorf("spec without policy = %s", got)
+	if got, want := s.checks(netip.MustParseAddr("192.0.2.1")), checksOf(`{}`); !maps.Equal(got, want) {
+		t.Errorf("checks without policy = %v, want %v", got, want)
 	}
 	// A record that changes its IP moves.
 	put("/skydns/local/skydns/web/0a000002", `{"host":"192.0.2.3"}`)
@@ -131,19 +134,37 @@ func TestStateTargets(t *testing.T) {
 	}
 }
 
-func TestJobIndex(t *testing.T) {
-	jobs := map[string]map[netip.Addr]string{}
-	holders := map[netip.Addr]map[string]struct{}{}
-	ip := netip.MustParseAddr("192.0.2.1")
-	setJob(jobs, holders, "a1", ip, "{}")
-	setJob(jobs, holders, "a2", ip, "{}")
-	deleteJob(jobs, holders, "a1", ip)
-	if len(holders[ip]) != 1 || len(jobs) != 1 {
-		t.Fatalf("after delete: jobs %v holders %v", jobs, holders)
+// checksOf is the checks map of the given encoded specs.
+func checksOf(specs ...string) map[string]string {
+	m := map[string]string{}
+	for _, s := range specs {
+		m[monitor.CheckIDOf([]byte(s))] = s
 	}
-	deleteJob(jobs, holders, "a2", ip)
-	if len(holders) != 0 || len(jobs) != 0 {
-		t.Fatalf("not empty: jobs %v holders %v", jobs, holders)
+	return m
+}
+
+func TestJobIndex(t *testing.T) {
+	jt := jobTable{jobs: map[string]map[monitor.Target]string{}, holders: map[monitor.Target]map[string]struct{}{},
+		held: map[netip.Addr]map[string]int{}}
+	ip := netip.MustParseAddr("192.0.2.1")
+	web := monitor.Target{IP: ip, Check: monitor.CheckIDOf([]byte(`{"ports":[80]}`))}
+	db := monitor.Target{IP: ip, Check: monitor.CheckIDOf([]byte(`{"ports":[3306]}`))}
+	jt.set("a1", web, `{"ports":[80]}`)
+	jt.set("a1", web, `{"ports":[80]}`) // again: counted once
+	jt.set("a2", web, `{"ports":[80]}`)
+	jt.set("a1", db, `{"ports":[3306]}`)
+	if len(jt.held[ip]) != 2 || jt.held[ip][web.Check] != 2 || jt.held[ip][db.Check] != 1 {
+		t.Fatalf("checks held on the IP: %v", jt.held[ip])
+	}
+	jt.del("a1", web)
+	jt.del("a1", web) // again: nothing
+	if len(jt.holders[web]) != 1 || len(jt.jobs) != 2 || jt.held[ip][web.Check] != 1 {
+		t.Fatalf("after delete: jobs %v holders %v held %v", jt.jobs, jt.holders, jt.held)
+	}
+	jt.del("a2", web)
+	jt.del("a1", db)
+	if len(jt.holders) != 0 || len(jt.jobs) != 0 || len(jt.held) != 0 {
+		t.Fatalf("not empty: jobs %v holders %v held %v", jt.jobs, jt.holders, jt.held)
 	}
 }
 

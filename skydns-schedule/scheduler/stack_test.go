@@ -12,6 +12,7 @@ import (
 
 	"github.com/skydns/skydns/internal/etcdtest"
 	"github.com/skydns/skydns/internal/health"
+	"github.com/skydns/skydns/internal/monitor"
 	mt "github.com/skydns/skydns/internal/monitor/monitortest"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/skydns-schedule/scheduler"
@@ -277,17 +278,21 @@ func TestUnusedStatusRemovedAfterGrace(t *testing.T) {
 	}
 }
 
-// One IP used by two names is one target: one job per agent, with the
-// names' checks merged; an idle agent (enable-check = false) gets none.
-func TestSharedIPIsOneTarget(t *testing.T) {
+// One IP used by several names is one target per distinct check of
+// theirs: names that probe it the same way share one job per agent, and
+// a name without a check has the default check; an idle agent
+// (enable-check = false) gets none.
+func TestSharedIPIsOneTargetPerCheck(t *testing.T) {
 	etcd := etcdtest.Start(t)
 	cli := etcd.Client()
 	bs := mt.NewBackends(t, 1)
 	ip := bs[0].IP()
-	mt.PutRecord(t, cli, mt.Prefix, "a.skydns.local.", ip)
-	mt.PutRecord(t, cli, mt.Prefix, "b.skydns.local.", ip)
-	mt.PutRecord(t, cli, mt.Prefix, "c.skydns.local.", ip)
-	mt.PutPolicy(t, cli, mt.Prefix, "a.skydns.local.", policy.Policy{Check: &policy.Check{Ports: []int{bs[0].Port()}}})
+	for _, n := range []string{"a", "b", "c", "d"} {
+		mt.PutRecord(t, cli, mt.Prefix, n+".skydns.local.", ip)
+	}
+	port := policy.Policy{Check: &policy.Check{Ports: []int{bs[0].Port()}}}
+	mt.PutPolicy(t, cli, mt.Prefix, "a.skydns.local.", port)
+	mt.PutPolicy(t, cli, mt.Prefix, "d.skydns.local.", port) // a's check: the same target
 	mt.PutPolicy(t, cli, mt.Prefix, "b.skydns.local.", policy.Policy{Check: &policy.Check{Require: policy.RequireAll}})
 	st := mt.WatchStatuses(t, cli, mt.Paths)
 	mt.StartSchedule(t, cli, mt.ScheduleConfig(t, "s1"))
@@ -296,25 +301,29 @@ func TestSharedIPIsOneTarget(t *testing.T) {
 	idle := mt.AgentConfig(t, "idle")
 	idle.EnableCheck = false
 	mt.StartAgent(t, cli, idle)
-	st.Wait(ip, health.Up, 15*time.Second)
+	st.Wait(ip, health.Up, 15*time.Second) // UP while any check is UP: a's
 
+	specs := map[string]string{ // check-id -> job value
+		monitor.DefaultCheck: `{}`, // c
+		monitor.CheckIDOf([]byte(fmt.Sprintf(`{"ports":[%d]}`, bs[0].Port()))): fmt.Sprintf(`{"ports":[%d]}`, bs[0].Port()), // a, d
+		monitor.CheckIDOf([]byte(`{"require":"all"}`)):                         `{"require":"all"}`,                         // b
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	resp, err := cli.Get(ctx, mt.Paths.Job, clientv3.WithPrefix())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf(`{"ports":[%d],"require":"all"}`, bs[0].Port())
-	agents := map[string]bool{}
+	jobs := map[string]int{} // agent -> jobs
 	for _, kv := range resp.Kvs {
-		agent, jip, err := mt.Paths.ParseJobKey(string(kv.Key))
-		if err != nil || jip != ip || string(kv.Value) != want {
-			t.Errorf("job %s = %s, want %s", kv.Key, kv.Value, want)
+		agent, jip, id, err := mt.Paths.ParseCheckJobKey(string(kv.Key))
+		if err != nil || jip != ip || specs[id] != string(kv.Value) {
+			t.Errorf("job %s = %s, want one of %v", kv.Key, kv.Value, specs)
 		}
-		agents[agent] = true
+		jobs[agent]++
 	}
-	if len(resp.Kvs) != 2 || !agents["a1"] || !agents["a2"] {
-		t.Errorf("jobs on agents %v, want one each on a1 and a2 (none on idle)", agents)
+	if len(jobs) != 2 || jobs["a1"] != len(specs) || jobs["a2"] != len(specs) {
+		t.Errorf("jobs per agent %v, want %d each on a1 and a2 (none on idle)", jobs, len(specs))
 	}
 }
 

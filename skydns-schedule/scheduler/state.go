@@ -44,15 +44,18 @@ type state struct {
 
 	mu sync.Mutex
 
-	recs     map[string]recRef                  // record key -> its A/AAAA target
-	ipNames  map[netip.Addr]map[string]int      // IP -> names using it -> records
-	nameIPs  map[string]map[netip.Addr]struct{} // name -> IPs (for policy changes)
-	policies map[string]*policy.Check           // name -> what to probe
-	status   map[netip.Addr]statusEntry         // status keys
-	reports  map[netip.Addr]map[string]vote     // IP -> agent -> verdict
-	agents   map[string]agentEntry              // heartbeat keys
-	jobs     map[string]map[netip.Addr]string   // agent -> IP -> encoded spec
-	holders  map[netip.Addr]map[string]struct{} // IP -> agents with a job on it
+	recs     map[string]recRef                      // record key -> its A/AAAA target
+	ipNames  map[netip.Addr]map[string]int          // IP -> names using it -> records
+	nameIPs  map[string]map[netip.Addr]struct{}     // name -> IPs (for policy changes)
+	policies map[string]*policy.Check               // name -> what to probe
+	status   map[netip.Addr]statusEntry             // status keys
+	reports  map[monitor.Target]map[string]vote     // target -> agent -> verdict
+	agents   map[string]agentEntry                  // heartbeat keys
+	jobs     map[string]map[monitor.Target]string   // agent -> target -> encoded spec
+	holders  map[monitor.Target]map[string]struct{} // target -> agents with a job on it
+	held     map[netip.Addr]map[string]int          // IP -> check-ids with a job -> jobs
+	// verdicts are the verdict keys, IP -> check-id -> verdict.
+	verdicts map[netip.Addr]map[string]verdictEntry
 	// overrides are the readable override keys, IP -> override.
 	overrides map[netip.Addr]overrideEntry
 	// sites are the readable topology keys, name -> site, and topo their
@@ -60,6 +63,14 @@ type state struct {
 	sites    map[string]topology.Site
 	topo     *topology.Topology
 	ipFields map[netip.Addr]map[string]int // IP -> site fields of its records -> records
+
+	// checkCache holds checks(ip) and pickCache each target's checkers
+	// (for the agents and replicas named by pickFor), so that a full round
+	// recomputes, encodes and ranks only what changed: touch drops an IP's
+	// entries, changedAll all of them.
+	checkCache map[netip.Addr]map[string]string
+	pickCache  map[netip.Addr]map[string][]string
+	pickFor    string
 
 	// What changed since the leader last looked.
 	dirtyTargets  map[netip.Addr]struct{} // spec or existence: reassign
@@ -121,14 +132,15 @@ func newState(prefix string, paths monitor.Paths, lockPath, overridePath string)
 		paths: paths, overrideP: overridePath,
 		onChange: func() {}, badRecords: func() {}, badOverride: func(string, error) {},
 		dirtyTargets: map[netip.Addr]struct{}{}, dirtyVotes: map[netip.Addr]struct{}{},
-		reports: map[netip.Addr]map[string]vote{}, agents: map[string]agentEntry{},
-		jobs: map[string]map[netip.Addr]string{}, holders: map[netip.Addr]map[string]struct{}{},
+		reports: map[monitor.Target]map[string]vote{}, agents: map[string]agentEntry{},
+		jobs: map[string]map[monitor.Target]string{}, holders: map[monitor.Target]map[string]struct{}{},
+		held: map[netip.Addr]map[string]int{}, verdicts: map[netip.Addr]map[string]verdictEntry{},
 		status: map[netip.Addr]statusEntry{}, overrides: map[netip.Addr]overrideEntry{},
 	}
 	// The monitor, topology and events subtrees never hold records, whatever the paths say, and
 	// neither do the configured monitor paths and the lock.
 	s.skip = []string{prefix + "monitor/", topology.Prefix(prefix), events.Dir(prefix)}
-	for _, p := range []string{paths.Status, paths.Report, paths.Heart, paths.Job, overridePath, strings.TrimRight(lockPath, "/") + "/"} {
+	for _, p := range []string{paths.Status, paths.VerdictDir(), paths.Report, paths.Heart, paths.Job, overridePath, strings.TrimRight(lockPath, "/") + "/"} {
 		if strings.HasPrefix(p, prefix) {
 			s.skip = append(s.skip, p)
 		}
@@ -151,6 +163,15 @@ func (s *state) resetRecords() {
 func (s *state) changedAll() {
 	s.all = true
 	s.agentsChanged = true
+	s.checkCache, s.pickCache = nil, nil
+}
+
+// touch marks ip's targets for reassignment: its names, their checks or
+// its site may have changed (locked).
+func (s *state) touch(ip netip.Addr) {
+	s.dirtyTargets[ip] = struct{}{}
+	delete(s.checkCache, ip)
+	delete(s.pickCache, ip)
 }
 
 // ---- records and policies ----
@@ -261,7 +282,7 @@ func (s *state) putKey(key string, value []byte) {
 		}
 		ips[ip] = struct{}{}
 	}
-	s.dirtyTargets[ip] = struct{}{}
+	s.touch(ip)
 }
 
 func (s *state) deleteKey(key string) {
@@ -304,7 +325,7 @@ func (s *state) dropRecord(key string) {
 	if len(names) == 0 {
 		delete(s.ipNames, ref.ip)
 	}
-	s.dirtyTargets[ref.ip] = struct{}{}
+	s.touch(ref.ip)
 }
 
 // putPolicy records the check of a policy key (value nil: deleted). A
@@ -328,7 +349,7 @@ func (s *state) putPolicy(key string, value []byte) {
 		s.policies[name] = check
 	}
 	for ip := range s.nameIPs[name] {
-		s.dirtyTargets[ip] = struct{}{}
+		s.touch(ip)
 	}
 }
 
@@ -350,6 +371,7 @@ func (s *state) putSite(key string, value []byte) {
 	}
 	s.topo, _ = topology.Compile(s.sites) // conflicts: the DNS server logs them
 	s.agentsChanged = true
+	s.pickCache = nil // any target's site may have moved
 }
 
 // siteOf is the site whose agents check ip first: the site field of its
@@ -375,18 +397,40 @@ func (s *state) siteOf(ip netip.Addr) string {
 	return ""
 }
 
-// spec is the merged check spec of ip (locked).
-func (s *state) spec(ip netip.Addr) monitor.Spec {
-	names := make([]string, 0, len(s.ipNames[ip]))
+// checks are the targets of ip: check-id -> encoded spec, one for each
+// distinct check the names using ip ask for (locked).
+func (s *state) checks(ip netip.Addr) map[string]string {
+	if m, ok := s.checkCache[ip]; ok {
+		return m
+	}
+	out := make(map[string]string, 1)
 	for n := range s.ipNames[ip] {
-		names = append(names, n)
+		enc := monitor.NameSpec(s.policies[n], s.status[ip].ports).Encode()
+		out[monitor.CheckIDOf(enc)] = string(enc)
 	}
-	slices.Sort(names)
-	checks := make([]*policy.Check, len(names))
-	for i, n := range names {
-		checks[i] = s.policies[n]
+	if s.checkCache == nil {
+		s.checkCache = map[netip.Addr]map[string]string{}
 	}
-	return mergeSpec(checks, s.status[ip].ports)
+	s.checkCache[ip] = out
+	return out
+}
+
+// picked is pick(ip, id) from the cache, computing it on a miss (locked).
+func (s *state) picked(ip netip.Addr, id string, compute func() []string) []string {
+	if want, ok := s.pickCache[ip][id]; ok {
+		return want
+	}
+	want := compute()
+	if s.pickCache == nil {
+		s.pickCache = map[netip.Addr]map[string][]string{}
+	}
+	m := s.pickCache[ip]
+	if m == nil {
+		m = map[string][]string{}
+		s.pickCache[ip] = m
+	}
+	m[id] = want
+	return want
 }
 
 // ---- statuses ----
@@ -437,7 +481,7 @@ func (h statusView) Apply(_ int64, events []*clientv3.Event) {
 			s.status[ip] = e
 		}
 		if !slices.Equal(old.ports, e.ports) {
-			s.dirtyTargets[ip] = struct{}{}
+			s.touch(ip)
 		}
 		s.dirtyVotes[ip] = struct{}{}
 		changed = true
@@ -452,21 +496,21 @@ func (h statusView) Apply(_ int64, events []*clientv3.Event) {
 
 type reportsView struct{ s *state }
 
-func (h reportsView) parse(kv *mvccpb.KeyValue) (netip.Addr, string, vote, bool) {
-	ip, agent, err := h.s.paths.ParseReportKey(string(kv.Key))
+func (h reportsView) parse(kv *mvccpb.KeyValue) (monitor.Target, string, vote, bool) {
+	ip, agent, check, err := h.s.paths.ParseCheckReportKey(string(kv.Key))
 	if err != nil {
-		return ip, agent, vote{}, false
+		return monitor.Target{}, agent, vote{}, false
 	}
 	var v vote
 	if st, err := health.Decode(kv.Value); err == nil {
 		v.state, _ = st.State()
 		v.reason = st.Reason
 	}
-	return ip, agent, v, true
+	return monitor.Target{IP: ip, Check: check}, agent, v, true
 }
 
 func (h reportsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
-	m := map[netip.Addr]map[string]vote{}
+	m := map[monitor.Target]map[string]vote{}
 	for kv, err := range kvs {
 		if err != nil {
 			return err
@@ -483,27 +527,27 @@ func (h reportsView) Apply(_ int64, events []*clientv3.Event) {
 	s := h.s
 	s.mu.Lock()
 	for _, ev := range events {
-		ip, agent, v, ok := h.parse(ev.Kv)
+		t, agent, v, ok := h.parse(ev.Kv)
 		if !ok {
 			continue
 		}
 		if ev.Type == clientv3.EventTypeDelete {
-			if m := s.reports[ip]; m != nil {
+			if m := s.reports[t]; m != nil {
 				delete(m, agent)
 				if len(m) == 0 {
-					delete(s.reports, ip)
+					delete(s.reports, t)
 				}
 			}
 		} else {
-			setVote(s.reports, ip, agent, v)
+			setVote(s.reports, t, agent, v)
 		}
-		s.dirtyVotes[ip] = struct{}{}
+		s.dirtyVotes[t.IP] = struct{}{}
 	}
 	s.mu.Unlock()
 	s.onChange()
 }
 
-func setVote(m map[netip.Addr]map[string]vote, ip netip.Addr, agent string, v vote) {
+func setVote(m map[monitor.Target]map[string]vote, ip monitor.Target, agent string, v vote) {
 	votes := m[ip]
 	if votes == nil {
 		votes = map[string]vote{}
@@ -582,17 +626,17 @@ func (h agentsView) Apply(_ int64, events []*clientv3.Event) {
 type jobsView struct{ s *state }
 
 func (h jobsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
-	jobs := map[string]map[netip.Addr]string{}
-	holders := map[netip.Addr]map[string]struct{}{}
+	t := jobTable{jobs: map[string]map[monitor.Target]string{}, holders: map[monitor.Target]map[string]struct{}{},
+		held: map[netip.Addr]map[string]int{}}
 	for kv, err := range kvs {
 		if err != nil {
 			return err
 		}
-		if agent, ip, err := h.s.paths.ParseJobKey(string(kv.Key)); err == nil {
-			setJob(jobs, holders, agent, ip, string(kv.Value))
+		if agent, ip, check, err := h.s.paths.ParseCheckJobKey(string(kv.Key)); err == nil {
+			t.set(agent, monitor.Target{IP: ip, Check: check}, string(kv.Value))
 		}
 	}
-	h.s.replaceAll(func() { h.s.jobs, h.s.holders = jobs, holders })
+	h.s.replaceAll(func() { h.s.jobs, h.s.holders, h.s.held = t.jobs, t.holders, t.held })
 	return nil
 }
 
@@ -601,21 +645,22 @@ func (h jobsView) Apply(_ int64, events []*clientv3.Event) {
 	s.mu.Lock()
 	changed := false
 	for _, ev := range events {
-		agent, ip, err := s.paths.ParseJobKey(string(ev.Kv.Key))
+		agent, ip, check, err := s.paths.ParseCheckJobKey(string(ev.Kv.Key))
 		if err != nil {
 			continue
 		}
-		cur, had := s.jobs[agent][ip]
+		t := monitor.Target{IP: ip, Check: check}
+		cur, had := s.jobs[agent][t]
 		if ev.Type == clientv3.EventTypeDelete {
 			if !had {
 				continue // our own delete, applied already (applyJobs)
 			}
-			deleteJob(s.jobs, s.holders, agent, ip)
+			s.jobTable().del(agent, t)
 		} else {
 			if had && cur == string(ev.Kv.Value) {
 				continue // our own put, applied already
 			}
-			setJob(s.jobs, s.holders, agent, ip, string(ev.Kv.Value))
+			s.jobTable().set(agent, t, string(ev.Kv.Value))
 		}
 		// Someone else's change to a job is undone by the next assignment.
 		s.dirtyTargets[ip] = struct{}{}
@@ -628,33 +673,146 @@ func (h jobsView) Apply(_ int64, events []*clientv3.Event) {
 	}
 }
 
-func setJob(jobs map[string]map[netip.Addr]string, holders map[netip.Addr]map[string]struct{}, agent string, ip netip.Addr, spec string) {
-	m := jobs[agent]
-	if m == nil {
-		m = map[netip.Addr]string{}
-		jobs[agent] = m
-	}
-	m[ip] = spec
-	h := holders[ip]
-	if h == nil {
-		h = map[string]struct{}{}
-		holders[ip] = h
-	}
-	h[agent] = struct{}{}
+// jobTable is the job directory, indexed three ways: by agent, by target
+// and, for the targets of an IP, by IP.
+type jobTable struct {
+	jobs    map[string]map[monitor.Target]string
+	holders map[monitor.Target]map[string]struct{}
+	held    map[netip.Addr]map[string]int
 }
 
-func deleteJob(jobs map[string]map[netip.Addr]string, holders map[netip.Addr]map[string]struct{}, agent string, ip netip.Addr) {
-	if m := jobs[agent]; m != nil {
-		delete(m, ip)
+func (s *state) jobTable() jobTable { return jobTable{s.jobs, s.holders, s.held} }
+
+func (jt jobTable) set(agent string, t monitor.Target, spec string) {
+	m := jt.jobs[agent]
+	if m == nil {
+		m = map[monitor.Target]string{}
+		jt.jobs[agent] = m
+	}
+	m[t] = spec
+	h := jt.holders[t]
+	if h == nil {
+		h = map[string]struct{}{}
+		jt.holders[t] = h
+	}
+	if _, ok := h[agent]; ok {
+		return
+	}
+	h[agent] = struct{}{}
+	c := jt.held[t.IP]
+	if c == nil {
+		c = map[string]int{}
+		jt.held[t.IP] = c
+	}
+	c[t.Check]++
+}
+
+func (jt jobTable) del(agent string, t monitor.Target) {
+	if m := jt.jobs[agent]; m != nil {
+		delete(m, t)
 		if len(m) == 0 {
-			delete(jobs, agent)
+			delete(jt.jobs, agent)
 		}
 	}
-	if h := holders[ip]; h != nil {
-		delete(h, agent)
-		if len(h) == 0 {
-			delete(holders, ip)
+	h := jt.holders[t]
+	if _, ok := h[agent]; !ok {
+		return
+	}
+	delete(h, agent)
+	if len(h) == 0 {
+		delete(jt.holders, t)
+	}
+	c := jt.held[t.IP]
+	if c[t.Check]--; c[t.Check] <= 0 {
+		delete(c, t.Check)
+		if len(c) == 0 {
+			delete(jt.held, t.IP)
 		}
+	}
+}
+
+// ---- verdicts ----
+
+// verdictEntry is what the state keeps of a verdict key.
+type verdictEntry struct {
+	state  health.State
+	modRev int64
+}
+
+// verdictsView follows the verdict directory, so that a new leader decides
+// each check from its last verdict, and writes only what changes.
+type verdictsView struct{ s *state }
+
+func (h verdictsView) parse(kv *mvccpb.KeyValue) (netip.Addr, string, verdictEntry, bool) {
+	ip, id, err := h.s.paths.ParseVerdictKey(string(kv.Key))
+	if err != nil {
+		return ip, id, verdictEntry{}, false
+	}
+	e := verdictEntry{modRev: kv.ModRevision}
+	if v, err := monitor.DecodeVerdict(kv.Value); err == nil {
+		e.state, _ = v.State()
+	}
+	return ip, id, e, true
+}
+
+func setVerdict(m map[netip.Addr]map[string]verdictEntry, ip netip.Addr, id string, e verdictEntry) {
+	v := m[ip]
+	if v == nil {
+		v = map[string]verdictEntry{}
+		m[ip] = v
+	}
+	v[id] = e
+}
+
+func dropVerdict(m map[netip.Addr]map[string]verdictEntry, ip netip.Addr, id string) {
+	if v := m[ip]; v != nil {
+		delete(v, id)
+		if len(v) == 0 {
+			delete(m, ip)
+		}
+	}
+}
+
+func (h verdictsView) Load(_ int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
+	m := map[netip.Addr]map[string]verdictEntry{}
+	for kv, err := range kvs {
+		if err != nil {
+			return err
+		}
+		if ip, id, e, ok := h.parse(kv); ok {
+			setVerdict(m, ip, id, e)
+		}
+	}
+	h.s.replaceAll(func() { h.s.verdicts = m })
+	return nil
+}
+
+func (h verdictsView) Apply(_ int64, events []*clientv3.Event) {
+	s := h.s
+	s.mu.Lock()
+	changed := false
+	for _, ev := range events {
+		ip, id, e, ok := h.parse(ev.Kv)
+		if !ok {
+			continue
+		}
+		old, had := s.verdicts[ip][id]
+		// The leader's own writes are in the state already (applyStatus).
+		if ev.Type == clientv3.EventTypeDelete && !had ||
+			ev.Type != clientv3.EventTypeDelete && had && old.modRev == ev.Kv.ModRevision {
+			continue
+		}
+		if ev.Type == clientv3.EventTypeDelete {
+			dropVerdict(s.verdicts, ip, id)
+		} else {
+			setVerdict(s.verdicts, ip, id, e)
+		}
+		s.dirtyVotes[ip] = struct{}{}
+		changed = true
+	}
+	s.mu.Unlock()
+	if changed {
+		s.onChange()
 	}
 }
 

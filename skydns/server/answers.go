@@ -76,7 +76,7 @@ func (h *Handler) pick(out []zone.Addr, node *zone.Node, v6 bool, c client, tr *
 		return out, nil, policy.ModeDefault, dns.RcodeSuccess, "", 0
 	}
 	var buf [16]zone.Addr
-	healthy := h.store.Healthy(buf[:0], all, h.cfg.ServeUnchecked)
+	healthy := h.store.Healthy(buf[:0], all, h.cfg.ServeUnchecked, node.Name)
 	if tr != nil {
 		tr.healthy = append(tr.healthy, healthy...)
 	}
@@ -334,7 +334,7 @@ func (h *Handler) others(q *query, z *zone.Zone, owner string, node *zone.Node, 
 		// make the name itself a target, at each healthy address's port.
 		var buf [16]zone.Addr
 		ported := false
-		for _, a := range h.store.Healthy(buf[:0], node.Addrs, h.cfg.ServeUnchecked) {
+		for _, a := range h.store.Healthy(buf[:0], node.Addrs, h.cfg.ServeUnchecked, node.Name) {
 			if a.Port == 0 {
 				continue
 			}
@@ -368,7 +368,7 @@ func (h *Handler) glue(q *query, target string) {
 		return
 	}
 	var buf [16]zone.Addr
-	for _, a := range h.store.Healthy(buf[:0], n.Addrs, h.cfg.ServeUnchecked) {
+	for _, a := range h.store.Healthy(buf[:0], n.Addrs, h.cfg.ServeUnchecked, n.Name) {
 		q.resp.Extra = append(q.resp.Extra, addrRR(target, a.IP(), min(h.ttl(a.TTL), h.cfg.HealthTTLCap)))
 	}
 }

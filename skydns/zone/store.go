@@ -16,6 +16,7 @@ import (
 
 	"github.com/skydns/skydns/internal/etcdview"
 	"github.com/skydns/skydns/internal/health"
+	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/record"
 	"github.com/skydns/skydns/internal/topology"
@@ -51,6 +52,16 @@ type Store struct {
 	// so that a metrics scrape never walks the map under the lock every
 	// query reads through.
 	healthIPs, healthDown atomic.Int64
+	// overridden are the IPs whose status is an operator's override: it
+	// holds for every name, whatever their checks say.
+	overridden map[[16]byte]bool
+
+	// verdicts are the per-check verdicts, check-id -> IP -> state, kept
+	// by their view alone under vmu; overlay is what the query path reads
+	// of them (verdicts.go).
+	vmu      sync.Mutex
+	verdicts map[string]map[[16]byte]health.State
+	overlay  atomic.Pointer[checkOverlay]
 
 	pmu      sync.RWMutex
 	policies map[string]*policy.Policy
@@ -77,6 +88,7 @@ func New(o Options) *Store {
 		prefix: strings.TrimRight(o.Prefix, "/"), statusPath: o.StatusPath,
 		log: o.Logger, viewOpts: o.View,
 		health: map[[16]byte]health.State{}, policies: map[string]*policy.Policy{},
+		overridden: map[[16]byte]bool{}, verdicts: map[string]map[[16]byte]health.State{},
 	}
 	s.rule = record.NewRule(s.prefix, originsOf(o.Zones), o.Descend)
 	for _, origin := range o.Zones {
@@ -138,18 +150,22 @@ func (s *Store) State(ip netip.Addr) health.State {
 	return st
 }
 
-// Healthy appends to dst the addresses of as that may be served: UP, or not
-// checked yet when serveUnknown. One lock for the whole set.
+// Healthy appends to dst the addresses of as, the addresses of name, that
+// may be served to name: UP, or not checked yet when serveUnknown. An
+// address is UP for a name when the verdict of that name's check on it
+// is, and when there is none, when its status is (overridden: its status,
+// whatever the checks). One lock for the whole set.
 //
 // An address that several records of the name hold (the original kubeapi's
 // record and the sync's, say) is listed once.
-func (s *Store) Healthy(dst, as []Addr, serveUnknown bool) []Addr {
+func (s *Store) Healthy(dst, as []Addr, serveUnknown bool, name string) []Addr {
+	diff := s.overlay.Load().diffOf(name)
 	s.hmu.RLock()
 	for _, a := range as {
 		if a.dup {
 			continue
 		}
-		switch s.health[a.ip] {
+		switch stateFor(diff, s.health, a.ip) {
 		case health.Up:
 			dst = append(dst, a)
 		case health.Unknown:
@@ -219,6 +235,8 @@ func (s *Store) Start(ctx context.Context, cli *clientv3.Client) (wait func()) {
 	}
 	start(policy.Prefix(s.prefix), policyHandler{s}, o)
 	s.statusView = start(s.statusPath, healthHandler{s}, o)
+	vp := monitor.Paths{Status: s.statusPath}
+	start(vp.VerdictDir(), verdictHandler{s: s, paths: vp}, o)
 	start(topology.Prefix(s.prefix), topologyHandler{s}, o)
 	wg.Go(func() {
 		if s.Ready(ctx) {
@@ -282,29 +300,37 @@ type healthHandler struct{ s *Store }
 
 // parse reads a status key-value; value nil (a delete) reads the key only.
 // The server needs the status word alone, so only that is decoded.
-func (h healthHandler) parse(key, value []byte) ([16]byte, health.State, bool) {
+func (h healthHandler) parse(key, value []byte) ([16]byte, health.State, bool, bool) {
 	ip, err := health.ParseKey(h.s.statusPath, string(key))
 	if err != nil {
-		return [16]byte{}, health.Unknown, false
+		return [16]byte{}, health.Unknown, false, false
 	}
 	if value == nil {
-		return ip.As16(), health.Unknown, true
+		return ip.As16(), health.Unknown, false, true
 	}
 	st, err := health.DecodeState(value)
 	if err != nil {
 		h.s.log.Warn("health status ignored: bad value", "key", string(key), "err", err)
 	}
-	return ip.As16(), st, true
+	// Whether it is an override decides whether the checks may differ
+	// from it per name (verdicts.go); a value read for its word alone is
+	// none.
+	full, _ := health.Decode(value)
+	return ip.As16(), st, full.Override, true
 }
 
 func (h healthHandler) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) error {
 	m := make(map[[16]byte]health.State)
+	over := map[[16]byte]bool{}
 	var down int64
 	for kv, err := range kvs {
 		if err != nil {
 			return err
 		}
-		if ip, st, ok := h.parse(kv.Key, kv.Value); ok && st != health.Unknown {
+		if ip, st, o, ok := h.parse(kv.Key, kv.Value); ok && st != health.Unknown {
+			if o {
+				over[ip] = true
+			}
 			if old, dup := m[ip]; dup && old == health.Down {
 				down-- // two spellings of one IP: the later wins
 			}
@@ -316,9 +342,11 @@ func (h healthHandler) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) e
 	}
 	h.s.hmu.Lock()
 	h.s.health = m
+	h.s.overridden = over
 	h.s.healthIPs.Store(int64(len(m)))
 	h.s.healthDown.Store(down)
 	h.s.hmu.Unlock()
+	h.s.rebuildChecks()
 	h.s.log.Info("health loaded", "ips", len(m), "revision", rev)
 	return nil
 }
@@ -330,11 +358,17 @@ func (h healthHandler) Apply(rev int64, events []*clientv3.Event) {
 		if ev.Type == clientv3.EventTypeDelete {
 			value = nil
 		}
-		if ip, st, ok := h.parse(ev.Kv.Key, value); ok {
+		if ip, st, o, ok := h.parse(ev.Kv.Key, value); ok {
 			h.s.setHealth(ip, st)
+			if o && st != health.Unknown {
+				h.s.overridden[ip] = true
+			} else {
+				delete(h.s.overridden, ip)
+			}
 		}
 	}
 	h.s.hmu.Unlock()
+	h.s.rebuildChecks()
 }
 
 // policyHandler feeds the per-name policies.
@@ -367,6 +401,7 @@ func (h policyHandler) Load(rev int64, kvs iter.Seq2[*mvccpb.KeyValue, error]) e
 	h.s.pmu.Lock()
 	h.s.policies = m
 	h.s.pmu.Unlock()
+	h.s.rebuildChecks()
 	return nil
 }
 
@@ -388,6 +423,7 @@ func (h policyHandler) Apply(rev int64, events []*clientv3.Event) {
 		}
 	}
 	h.s.pmu.Unlock()
+	h.s.rebuildChecks()
 }
 
 // topologyHandler feeds the sites. Each change compiles the whole table
