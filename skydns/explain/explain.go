@@ -85,12 +85,13 @@ type Health struct {
 	Reason   string     `json:"reason,omitempty"`
 	Votes    string     `json:"votes,omitempty"`
 	Override bool       `json:"override,omitempty"`
-	// Checks will hold each check's verdict (issue 12); empty until the
-	// status values carry them.
+	// Checks holds the verdict of the name's own check on the IP when it
+	// differs from the IP's status and so decided Status (per-check
+	// verdicts, docs/health-checking.md); empty when the status did.
 	Checks []Check `json:"checks"`
 }
 
-// Check is one health check's verdict on an IP (not yet reported).
+// Check is one health check's verdict on an IP.
 type Check struct {
 	Check  string `json:"check"`
 	Status string `json:"status"`

@@ -285,9 +285,13 @@ func (h *Handler) explainName(ctx context.Context, n *nameTrace, e *explain.Expl
 	}
 	e.Revisions.Health = max(e.Revisions.Health, hrev)
 	for _, ip := range ips {
-		st := h.store.State(ip) // what Healthy read
+		st, check, byVerdict := h.store.StateFor(n.name, ip) // what Healthy read
 		eh := explain.Health{IP: ip.String(), Status: st.String(), Checks: []explain.Check{},
 			Served: st == health.Up || st == health.Unknown && h.cfg.ServeUnchecked}
+		if byVerdict {
+			// The name's own check differs from the IP's status.
+			eh.Checks = append(eh.Checks, explain.Check{Check: check, Status: st.String()})
+		}
 		if d, ok := details[ip]; ok {
 			if !d.Since.IsZero() {
 				since := d.Since

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/skydns/skydns/internal/monitor"
 	"github.com/skydns/skydns/internal/policy"
+	"github.com/skydns/skydns/skydns/explain"
 )
 
 // TestPerCheckVerdicts is the web/db example as the DNS server sees it:
@@ -74,6 +77,29 @@ func TestPerCheckVerdicts(t *testing.T) {
 		s.eventually(step.what+": web", "web.skydns.local.", dns.TypeA, step.web)
 		s.eventually(step.what+": db", "db.skydns.local.", dns.TypeA, step.db)
 		s.eventually(step.what+": plain", "plain.skydns.local.", dns.TypeA, step.plain)
+		if step.what == "db's check DOWN" {
+			explainHost(t, s, "db", "DOWN", []explain.Check{{Check: dbID, Status: "DOWN"}})
+			explainHost(t, s, "web", "UP", []explain.Check{})
+		}
+	}
+}
+
+// explainHost checks what /skydns/explain says of the first IP of name:
+// the state the answer used and, when the name's own check decided it
+// against the IP's status, that check.
+func explainHost(t *testing.T, s *harness, name, status string, checks []explain.Check) {
+	t.Helper()
+	req, err := ParseExplainRequest(name+".skydns.local", "A", "", netip.MustParseAddr("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.h.Explain(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := e.Names[0].Health[0]
+	if got.Status != status || !slices.Equal(got.Checks, checks) {
+		t.Errorf("explain %s: %s %+v, want %s %+v", name, got.Status, got.Checks, status, checks)
 	}
 }
 

@@ -150,6 +150,19 @@ func (s *Store) State(ip netip.Addr) health.State {
 	return st
 }
 
+// StateFor is ip's state for name as Healthy reads it, the check-id of
+// name's check, and whether that check's verdict (rather than the IP's
+// status) decided it: what /skydns/explain shows per IP.
+func (s *Store) StateFor(name string, ip netip.Addr) (st health.State, check string, byVerdict bool) {
+	key := ip.Unmap().As16()
+	diff := s.overlay.Load().diffOf(name)
+	s.hmu.RLock()
+	st = stateFor(diff, s.health, key)
+	s.hmu.RUnlock()
+	_, byVerdict = diff[key]
+	return st, checkIDOf(s.Policy(name)), byVerdict
+}
+
 // Healthy appends to dst the addresses of as, the addresses of name, that
 // may be served to name: UP, or not checked yet when serveUnknown. An
 // address is UP for a name when the verdict of that name's check on it
