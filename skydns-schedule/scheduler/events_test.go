@@ -2,6 +2,8 @@ package scheduler_test
 
 import (
 	"context"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,7 +12,9 @@ import (
 	"github.com/skydns/skydns/internal/etcdtest"
 	"github.com/skydns/skydns/internal/events"
 	"github.com/skydns/skydns/internal/health"
+	"github.com/skydns/skydns/internal/monitor"
 	mt "github.com/skydns/skydns/internal/monitor/monitortest"
+	"github.com/skydns/skydns/internal/policy"
 )
 
 // Every status the leader writes becomes an event: the IP, the names that
@@ -90,5 +94,57 @@ func TestStatusChangesBecomeEvents(t *testing.T) {
 	})
 	if got := list(events.Query{IP: victim}); len(got) != 2 {
 		t.Errorf("events while the writer was cut off: %+v", got)
+	}
+}
+
+// With several checks on one IP, a check's verdict is an event of its
+// own: db's check fails and db loses the host while its status (UP while
+// any check is UP) stays, so the status alone would leave no trace.
+func TestVerdictChangesBecomeEvents(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	cli := etcd.Client()
+	bs := mt.NewBackends(t, 1)
+	host := bs[0].IP()
+	closed, err := net.Listen("tcp", net.JoinHostPort(host.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbPort := closed.Addr().(*net.TCPAddr).Port
+	closed.Close() // nothing listens there: db's check fails
+	mt.PutRecord(t, cli, mt.Prefix, "web.skydns.local.", host)
+	mt.PutRecord(t, cli, mt.Prefix, "db.skydns.local.", host)
+	mt.PutPolicy(t, cli, mt.Prefix, "web.skydns.local.", policy.Policy{Check: &policy.Check{Ports: []int{bs[0].Port()}}})
+	db := policy.Check{Ports: []int{dbPort}}
+	mt.PutPolicy(t, cli, mt.Prefix, "db.skydns.local.", policy.Policy{Check: &db})
+	dbID := monitor.CheckID(monitor.NameSpec(&db, nil))
+
+	w := events.NewWriter(cli, events.WriterConfig{Prefix: mt.Prefix, Retention: time.Hour, RequestTimeout: time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	sc := mt.ScheduleConfig(t, "s1")
+	sc.Events = w
+	mt.StartSchedule(t, cli, sc)
+	mt.StartAgent(t, cli, mt.AgentConfig(t, "a1"))
+	mt.StartAgent(t, cli, mt.AgentConfig(t, "a2"))
+
+	var got []events.Event
+	mt.Eventually(t, 15*time.Second, "db's check DOWN as an event", func() bool {
+		got, err = events.List(context.Background(), cli, mt.Prefix, events.Query{IP: host.String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range got {
+			if e.To == "DOWN" && strings.HasPrefix(e.Reason, "check "+dbID+":") {
+				return true
+			}
+		}
+		return false
+	})
+	for _, e := range got {
+		if e.To == "DOWN" && !strings.HasPrefix(e.Reason, "check ") {
+			t.Errorf("the IP's status went DOWN, though web's check passes: %+v", e)
+		}
 	}
 }

@@ -156,6 +156,9 @@ type statusChange struct {
 	// the votes of the checkers that counted.
 	from   health.State
 	agents []events.Agent
+	// event: a verdict change that is an event of its own, because the IP
+	// has several checks (with one, the status change is its event).
+	event bool
 }
 
 // step does one round: on a full round (every schedule-interval, and when
@@ -525,7 +528,8 @@ func (l *leader) evaluate(changes []statusChange, ip netip.Addr, ok map[string]b
 				vv.Reason = why
 			}
 			if b, err := vv.Encode(); err == nil {
-				changes = append(changes, statusChange{ip: ip, check: id, verdict: b, state: v, modRev: old.modRev})
+				changes = append(changes, statusChange{ip: ip, check: id, verdict: b, state: v, modRev: old.modRev,
+					from: old.state, why: vv.Reason, agents: l.voters(ip, ok, map[string]string{id: ""}), event: len(checks) > 1})
 			}
 		}
 	}
@@ -692,6 +696,9 @@ func (l *leader) applyStatus(chunk []statusChange, resp *clientv3.TxnResponse) {
 			} else {
 				setVerdict(st.verdicts, c.ip, c.check, verdictEntry{state: c.state, modRev: resp.Header.Revision})
 				l.s.cfg.Log.Debug("verdict", "ip", c.ip.String(), "check", c.check, "status", c.state.String())
+				if c.event && c.from != c.state {
+					l.recordVerdict(c)
+				}
 			}
 			continue
 		}
@@ -730,6 +737,25 @@ func (l *leader) record(c statusChange, to *health.Status) {
 	} else {
 		e.To, e.Votes, e.Reason, e.Override = to.Status, to.Votes, to.Reason, to.Override
 	}
+	l.s.cfg.Events.Add(e)
+}
+
+// recordVerdict adds the history event of one check's verdict on an IP
+// that changed: with several checks on an IP, the name whose check it is
+// can lose the IP while its status stays. Locked.
+func (l *leader) recordVerdict(c statusChange) {
+	if l.s.cfg.Events == nil {
+		return
+	}
+	e := events.Event{Kind: events.KindStatus, IPs: []string{c.ip.String()}, To: c.state.String(), Agents: c.agents,
+		Reason: strings.TrimSpace("check " + c.check + ": " + c.why)}
+	if c.from != health.Unknown {
+		e.From = c.from.String()
+	}
+	for name := range l.st.ipNames[c.ip] {
+		e.Names = append(e.Names, strings.TrimSuffix(name, "."))
+	}
+	slices.Sort(e.Names)
 	l.s.cfg.Events.Add(e)
 }
 
