@@ -28,7 +28,8 @@ const retryPause = 50 * time.Millisecond
 //
 // This is how every SkyDNS write rides out an etcd leader change: the API's
 // transactions, the scanners' reports, the schedule leader's jobs and
-// status (op sees the try's context; it decides what an answer means).
+// status, the elections' lease grants (op sees the try's context; it
+// decides what an answer means).
 func Retry(ctx context.Context, deadline time.Time, op func(context.Context) error) error {
 	try := FirstTry
 	first := true
