@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -84,12 +83,11 @@ func TestWritesRideOutLeaderElection(t *testing.T) {
 	}
 }
 
-// retry is what the API does after a try that etcd did not confirm: the
+// commit after a try that etcd did not confirm: the
 // try may have been applied or not, and either way the request must end
 // applied exactly once (200) or, only when etcd cannot commit within
 // request-timeout, 503 "may or may not".
 func TestRetryAfterUnconfirmedTry(t *testing.T) {
-	lost := errors.New("connection lost before the answer")
 	for _, tc := range []struct {
 		name string
 		// firstTry does what happened to the unconfirmed try, and what
@@ -140,7 +138,7 @@ func TestRetryAfterUnconfirmedTry(t *testing.T) {
 				defer proxy.Restore()
 			}
 			start := time.Now()
-			_, applied, herr := a.retry(context.Background(), start.Add(a.cfg.RequestTimeout), tx, ops, keys, lost)
+			_, applied, herr := a.commit(context.Background(), start.Add(a.cfg.RequestTimeout), tx, ops, keys, true)
 			if tc.wantCode != 0 {
 				if herr == nil || herr.status != tc.wantCode || !strings.Contains(herr.msg, "may or may not") {
 					t.Fatalf("got %v, want %d may or may not", herr, tc.wantCode)

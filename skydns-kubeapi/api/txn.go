@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/skydns/skydns/internal/etcdclient"
 	"github.com/skydns/skydns/internal/policy"
 	"github.com/skydns/skydns/internal/record"
 	"github.com/skydns/skydns/skydns-kubeapi/store"
@@ -235,7 +236,7 @@ func (a *API) apply(ctx context.Context, lock []string, plan func(t *tx) *httpEr
 				"this request needs %d etcd operations, but one transaction takes at most %d (etcd-max-txn-ops), and a request is applied whole or not at all: split it into smaller requests",
 				n, a.cfg.MaxTxnOps)
 		}
-		resp, applied, err := a.commit(ctx, deadline, t, ops, keys)
+		resp, applied, err := a.commit(ctx, deadline, t, ops, keys, false)
 		if err != nil {
 			return err
 		}
@@ -255,18 +256,11 @@ func (a *API) apply(ctx context.Context, lock []string, plan func(t *tx) *httpEr
 		attempts, time.Since(start).Round(time.Millisecond))
 }
 
-// firstTry bounds one try at a commit; each further try may take twice as
-// long, up to what is left of request-timeout. A commit takes milliseconds
-// when etcd has a leader; one sent to a member whose leader just died is
-// dropped and would otherwise hang for the whole request-timeout although a
-// new leader is elected within etcd's election timeout (1 s by default).
-const firstTry = time.Second
-
 // commit commits one planned transaction, trying it again across a leader
-// change or a lost connection until deadline. It returns the response of
-// the last try and whether the transaction is applied; a response with
-// applied false is a guard that failed because another writer changed what
-// was read (catch up and plan again).
+// change or a lost connection until deadline (etcdclient.Retry). It
+// returns the response of the last try and whether the transaction is
+// applied; a response with applied false is a guard that failed because
+// another writer changed what was read (catch up and plan again).
 //
 // Trying the same transaction again is safe because of its guards: it
 // applies only if nothing it read has changed since, so it never applies
@@ -275,62 +269,42 @@ const firstTry = time.Second
 // that failed it may be our own first try: if etcd now holds exactly what
 // this transaction wrote, it was applied (or an identical write was, which
 // is the same to the client). Otherwise it is planned again from the new
-// state, as a client's repeat would be.
-func (a *API) commit(ctx context.Context, deadline time.Time, t *tx, ops []clientv3.Op, keys []string) (*clientv3.TxnResponse, bool, *httpError) {
-	// The first try is made even past the deadline: a request that lost
-	// minAttempts-1 races to other writers still gets its own.
-	cctx, cancel := context.WithTimeout(ctx, firstTry)
-	resp, err := a.store.Commit(cctx, t.cmps, ops, t.orElse)
-	cancel()
-	if err == nil {
-		return resp, resp.Succeeded, nil
-	}
-	return a.retry(ctx, deadline, t, ops, keys, err)
-}
-
-// retry tries a transaction again after a try that etcd did not confirm
-// (err), until deadline.
-func (a *API) retry(ctx context.Context, deadline time.Time, t *tx, ops []clientv3.Op, keys []string, err error) (*clientv3.TxnResponse, bool, *httpError) {
-	try := firstTry
-	logged := false
-	for {
-		if errors.Is(err, rpctypes.ErrTooManyOps) {
-			return nil, false, errorf(http.StatusRequestEntityTooLarge,
-				"etcd refused the transaction as too large (%d operations); lower etcd-max-txn-ops to match etcd's --max-txn-ops, or split the request", len(ops))
-		}
-		if !logged { // once per request: an unreachable etcd fails a try every 50 ms
-			a.log.Info("etcd did not confirm a change, trying it again", "err", err, "for", time.Until(deadline).Round(time.Millisecond))
-			logged = true
-		}
-		// Not at once: an unreachable member fails in microseconds.
-		select {
-		case <-ctx.Done():
-		case <-time.After(50 * time.Millisecond):
-		}
-		left := time.Until(deadline)
-		if left <= 0 || ctx.Err() != nil {
-			break
-		}
-		try *= 2
-		cctx, cancel := context.WithTimeout(ctx, min(try, left))
-		var resp *clientv3.TxnResponse
-		resp, err = a.store.Commit(cctx, t.cmps, ops, t.orElse)
-		cancel()
+// state, as a client's repeat would be. unconfirmed says that an earlier
+// try may have been applied already (apply passes false; tests, true).
+func (a *API) commit(ctx context.Context, deadline time.Time, t *tx, ops []clientv3.Op, keys []string, unconfirmed bool) (*clientv3.TxnResponse, bool, *httpError) {
+	var (
+		resp    *clientv3.TxnResponse
+		applied bool
+	)
+	err := etcdclient.Retry(ctx, deadline, func(cctx context.Context) error {
+		r, err := a.store.Commit(cctx, t.cmps, ops, t.orElse)
 		if err != nil {
-			continue
+			if !unconfirmed && !etcdclient.Permanent(err) { // once per request: an unreachable etcd fails a try every 50 ms
+				a.log.Info("etcd did not confirm a change, trying it again", "err", err, "for", time.Until(deadline).Round(time.Millisecond))
+			}
+			unconfirmed = true
+			return err
 		}
-		if resp.Succeeded {
-			return resp, true, nil
+		if r.Succeeded || !unconfirmed {
+			resp, applied = r, r.Succeeded
+			return nil
 		}
-		var ok bool
-		var rev int64
-		if ok, rev, err = a.holds(ctx, deadline, t, keys); err != nil {
-			continue
+		ok, rev, err := a.holds(ctx, deadline, t, keys)
+		if err != nil {
+			return err
 		}
 		if ok {
-			resp.Header.Revision = rev
+			r.Header.Revision = rev
 		}
-		return resp, ok, nil
+		resp, applied = r, ok
+		return nil
+	})
+	switch {
+	case err == nil:
+		return resp, applied, nil
+	case errors.Is(err, rpctypes.ErrTooManyOps):
+		return nil, false, errorf(http.StatusRequestEntityTooLarge,
+			"etcd refused the transaction as too large (%d operations); lower etcd-max-txn-ops to match etcd's --max-txn-ops, or split the request", len(ops))
 	}
 	// Only now is it unknown: etcd did not commit within request-timeout,
 	// and a try may still be applied after this answer. Say what is known,
@@ -344,7 +318,7 @@ func (a *API) retry(ctx context.Context, deadline time.Time, t *tx, ops []client
 // value, every deleted key absent), and at which revision it read that.
 // One linearizable transaction of reads per etcd-max-txn-ops keys.
 func (a *API) holds(ctx context.Context, deadline time.Time, t *tx, keys []string) (bool, int64, error) {
-	cctx, cancel := context.WithTimeout(ctx, max(time.Until(deadline), firstTry))
+	cctx, cancel := context.WithTimeout(ctx, max(time.Until(deadline), etcdclient.FirstTry))
 	defer cancel()
 	var rev int64
 	for len(keys) > 0 {

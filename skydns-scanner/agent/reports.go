@@ -194,8 +194,12 @@ func (r *reporter) write(ctx context.Context, batch []pending, lease clientv3.Le
 		}
 		ops = append(ops, clientv3.OpPut(key, string(v), clientv3.WithLease(lease)))
 	}
-	wctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	_, err := r.cli.Txn(wctx).Then(ops...).Commit()
-	return err
+	// Puts and deletes of our own keys: safe to send again when a try is
+	// lost to a leader change, and tried again at once rather than after
+	// the whole request timeout (a DOWN report late by that much keeps a
+	// dead backend in DNS as long).
+	return etcdclient.Retry(ctx, time.Now().Add(r.timeout), func(cctx context.Context) error {
+		_, err := r.cli.Txn(cctx).Then(ops...).Commit()
+		return err
+	})
 }

@@ -336,11 +336,18 @@ func (l *leader) writeJobs(ctx context.Context, changes []jobChange) error {
 	return nil
 }
 
-// commit runs ops if we still lead.
+// commit runs ops if we still lead, trying again across an etcd leader
+// change (etcdclient.Retry). A second try is safe: the election guard
+// refuses it once we lead no more, jobs are plain puts and deletes, and a
+// status whose first try was applied fails its own revision guard, so it
+// is re-read and decided again rather than written twice.
 func (l *leader) commit(ctx context.Context, ops []clientv3.Op) (*clientv3.TxnResponse, error) {
-	tctx, cancel := context.WithTimeout(ctx, l.s.cfg.RequestTimeout)
-	defer cancel()
-	resp, err := l.s.cli.Txn(tctx).If(l.guard).Then(ops...).Commit()
+	var resp *clientv3.TxnResponse
+	err := etcdclient.Retry(ctx, time.Now().Add(l.s.cfg.RequestTimeout), func(cctx context.Context) error {
+		var err error
+		resp, err = l.s.cli.Txn(cctx).If(l.guard).Then(ops...).Commit()
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
