@@ -49,7 +49,7 @@ func TestReportRidesOutLeaderKill(t *testing.T) {
 	key := paths.ReportKey(ip, "a1")
 	members.Member(leader).Kill()
 	start := time.Now()
-	r.set(ip, health.Status{Status: "DOWN"})
+	r.set(monitor.Target{IP: ip, Check: monitor.DefaultCheck}, health.Status{Status: "DOWN"})
 	var took time.Duration
 	for deadline := start.Add(4 * requestTimeout); ; {
 		gctx, gcancel := context.WithTimeout(ctx, time.Second)
