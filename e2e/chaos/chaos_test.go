@@ -402,10 +402,8 @@ func (r *run) recovery(back time.Time) {
 	deadline := back.Add(recoveryBound + 20*time.Second)
 	for time.Now().Before(deadline) && (ack == 0 || dns0 == 0 || dns1 == 0 || ready == 0 || monitors == 0) {
 		// Every scanner registered again and a schedule leads.
-		if monitors == 0 && s.agents() == len(s.scanners) {
-			if h, _, _ := s.schedLeader(); h != "" {
-				monitors = time.Since(back)
-			}
+		if monitors == 0 && s.agents() == len(s.scanners) && s.schedLeading() {
+			monitors = time.Since(back)
 		}
 		if ack == 0 {
 			if c, _ := s.call("POST", "/skydns/api/"+probe, fmt.Sprintf(`{"type":"A","ips":[%q]}`, ip)); c == 200 {

@@ -37,18 +37,19 @@ const (
 
 // stack is the whole of SkyDNS on a 3-member cluster.
 type stack struct {
-	t        *testing.T
-	dir      string
-	etcd     *cluster
-	dns      []*proc
-	dnsAddrs []string
-	dnsStats []string
-	api      *proc
-	apiAddr  string
-	scheds   []*proc
-	scanners []*proc
-	backends []*mt.Backend
-	names    map[string][]*mt.Backend // load names -> their backends
+	t            *testing.T
+	dir          string
+	etcd         *cluster
+	dns          []*proc
+	dnsAddrs     []string
+	dnsStats     []string
+	api          *proc
+	apiAddr      string
+	scheds       []*proc
+	schedMetrics []string // each schedule's metrics address
+	scanners     []*proc
+	backends     []*mt.Backend
+	names        map[string][]*mt.Backend // load names -> their backends
 }
 
 func repoConf(name string) string {
@@ -97,8 +98,10 @@ func startStack(t *testing.T, nScheds, nScanners, nNames int) *stack {
 	s.api = s.daemon("api", "skydns-kubeapi", "skydns-api.conf", "SkydnsApi.api-address="+s.apiAddr,
 		"SkydnsApi.skydns-auth="+token, "General.metrics-addr="+freeAddr(t))
 	for i := range nScheds {
+		metrics := freeAddr(t)
+		s.schedMetrics = append(s.schedMetrics, metrics)
 		s.scheds = append(s.scheds, s.daemon(fmt.Sprintf("sched%d", i), "skydns-schedule", "skydns-schedule.conf",
-			fmt.Sprintf("General.hostname=sched%d", i), "General.metrics-addr="+freeAddr(t),
+			fmt.Sprintf("General.hostname=sched%d", i), "General.metrics-addr="+metrics,
 			"General.schedule-interval=1s", "General.agent-downtime=4s", "Etcd.lock-ttl="+lockTTL.String()))
 	}
 	for i := range nScanners {
@@ -162,6 +165,26 @@ func (s *stack) schedLeader() (string, string, int64) {
 		return "", "", 0
 	}
 	return election.Holder(r.Kvs[0].Value), string(r.Kvs[0].Key), r.Kvs[0].CreateRevision
+}
+
+// schedLeading reports whether a live schedule says it leads (its
+// skydns_schedule_leader gauge). The lock key alone is no proof: the key
+// of a leader from before a quorum loss outlives it while its lease does.
+func (s *stack) schedLeading() bool {
+	for _, addr := range s.schedMetrics {
+		resp, err := apiClient.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(b), "\n") {
+			if line == "skydns_schedule_leader 1" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // agents is how many scanners have a heartbeat in etcd.
